@@ -32,15 +32,15 @@ func NewRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand())
-	for _, add := range extraCommands {
-		root.AddCommand(add())
-	}
+	root.AddCommand(
+		newServeCommand(),
+		newCheckCommand(),
+		newAuditCommand(),
+		newExecutorCommand(),
+		newVersionCommand(),
+	)
 	return root
 }
-
-// extraCommands are added by the files that define them (check.go, serve.go, ...).
-var extraCommands []func() *cobra.Command
 
 // Execute runs the root command and returns the process exit code:
 // 0 success, 1 policy violations, 2 usage, input or configuration errors.
