@@ -44,7 +44,9 @@ func (b *linuxBackend) Capabilities() Capabilities { return b.caps }
 
 func (b *linuxBackend) probe() Capabilities {
 	caps := Capabilities{Backend: b.Name(), KillTree: "process group"}
-	add := func(name, reason string) { caps.Missing = append(caps.Missing, LimitProblem{Limit: name, Reason: reason}) }
+	add := func(name, reason string) {
+		caps.Missing = append(caps.Missing, LimitProblem{Limit: name, Reason: reason})
+	}
 	if b.cgroup == nil {
 		reason := "no writable cgroup v2: " + b.cgroupErr.Error()
 		add("limits.memory", reason)

@@ -4,7 +4,7 @@ package executor
 
 import (
 	"context"
-		"os"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"

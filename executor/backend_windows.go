@@ -133,11 +133,15 @@ func (j *job) applyLimits(l ResourceLimits) []LimitProblem {
 	if l.MemoryBytes > 0 {
 		wanted = append(wanted, extended{"memory", windows.JOB_OBJECT_LIMIT_JOB_MEMORY,
 			func(i *windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION) { i.JobMemoryLimit = uintptr(l.MemoryBytes) },
-			func(i *windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION) bool { return i.JobMemoryLimit == uintptr(l.MemoryBytes) }})
+			func(i *windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION) bool {
+				return i.JobMemoryLimit == uintptr(l.MemoryBytes)
+			}})
 	}
 	if l.ProcessMemoryBytes > 0 {
 		wanted = append(wanted, extended{"processMemory", windows.JOB_OBJECT_LIMIT_PROCESS_MEMORY,
-			func(i *windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION) { i.ProcessMemoryLimit = uintptr(l.ProcessMemoryBytes) },
+			func(i *windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION) {
+				i.ProcessMemoryLimit = uintptr(l.ProcessMemoryBytes)
+			},
 			func(i *windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION) bool {
 				return i.ProcessMemoryLimit == uintptr(l.ProcessMemoryBytes)
 			}})

@@ -155,27 +155,25 @@ func ParseTasks(file string, data []byte) ([]TaskSpec, error) {
 }
 
 // splitDocuments splits a YAML stream at "---" lines. Text before the first
-// separator that holds nothing but blanks and comments is not a document.
+// separator that holds nothing but blanks and comments is not a document;
+// every part after it is, blank or not, so numbers match the file.
 func splitDocuments(data []byte) [][]byte {
 	var (
-		docs    [][]byte
-		current []byte
+		docs      [][]byte
+		current   []byte
+		separated bool
 	)
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	for _, line := range lines {
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
 		if isSeparator(line) {
-			if len(docs) > 0 || !isBlankDocument(current) {
+			if separated || !isBlankDocument(current) {
 				docs = append(docs, current)
 			}
-			current = nil
+			current, separated = nil, true
 			continue
 		}
 		current = append(current, line...)
 	}
-	if len(docs) == 0 || len(current) > 0 {
-		docs = append(docs, current)
-	}
-	return docs
+	return append(docs, current)
 }
 
 func isSeparator(line []byte) bool {
@@ -204,7 +202,8 @@ func parseDocument(doc []byte) (TaskSpec, *DocumentError) {
 	}
 	jsonDoc, err := yaml.YAMLToJSONStrict(doc)
 	if err != nil {
-		return fail("", "not valid YAML: "+strings.TrimPrefix(err.Error(), "error converting YAML to JSON: "))
+		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
+		return fail("", "not valid YAML: "+strings.Join(strings.Fields(msg), " "))
 	}
 	if !bytes.HasPrefix(bytes.TrimSpace(jsonDoc), []byte("{")) {
 		return fail("", "a task document must be a mapping, not "+jsonKind(bytes.TrimSpace(jsonDoc)))
@@ -275,7 +274,7 @@ func jsonTypeName(t reflect.Type) string {
 		return "a string"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return fmt.Sprintf("an integer (%s)", t.Kind())
+		return "an integer"
 	case reflect.Slice, reflect.Array:
 		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(jsonTypeName(t.Elem()), "a "), "an ") + "s"
 	case reflect.Struct, reflect.Map:
