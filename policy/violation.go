@@ -1,0 +1,56 @@
+package policy
+
+// Rule IDs. They are stable: messages, metrics and reports use them.
+const (
+	RuleHostProcessMixed = "hostProcessMixed"
+	RuleHostNetwork      = "hostNetwork"
+	RuleRunAsUserName    = "runAsUserName"
+	RuleRunAsNonRoot     = "runAsNonRoot"
+	RuleWindowsOS        = "windowsOS"
+	RuleNamespace        = "namespace"
+	RuleImage            = "image"
+)
+
+// Rules lists every rule ID in evaluation order.
+var Rules = []string{
+	RuleHostProcessMixed,
+	RuleHostNetwork,
+	RuleRunAsUserName,
+	RuleRunAsNonRoot,
+	RuleWindowsOS,
+	RuleNamespace,
+	RuleImage,
+}
+
+// PodTarget is the Container value of a violation that concerns the pod as a
+// whole rather than one container.
+const PodTarget = "pod"
+
+// Violation is one broken rule.
+type Violation struct {
+	// Rule is the stable rule ID.
+	Rule string `json:"rule"`
+	// Container is the container name, or "pod".
+	Container string `json:"container"`
+	// Field is the full field path in the object, e.g.
+	// spec.template.spec.containers[0].securityContext.windowsOptions.runAsUserName.
+	Field string `json:"field"`
+	// Message is the human-readable message, naming the container and field
+	// and saying what is allowed.
+	Message string `json:"message"`
+}
+
+// Result is the outcome of evaluating one pod spec.
+type Result struct {
+	// HostProcess is true when the pod is a HostProcess pod. When false, the pod
+	// is outside the policy and Violations is empty.
+	HostProcess bool
+	// Violations lists every violation, in rule order, then container order.
+	Violations []Violation
+	// Warnings are notes that do not affect the verdict, such as fields that
+	// have no effect on HostProcess containers.
+	Warnings []string
+}
+
+// Allowed reports whether the pod has no violations.
+func (r *Result) Allowed() bool { return len(r.Violations) == 0 }
