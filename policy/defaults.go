@@ -119,7 +119,7 @@ func equalSeconds(a, b *int64) bool {
 // is an allowed local group.
 func runsAsLocalGroup(spec *corev1.PodSpec, s *scope) bool {
 	found := false
-	visitContainers(spec, func(c *containerRef) bool {
+	visitContainers(spec, func(c containerRef) bool {
 		found = c.eff.runAsUserNameSrc != unset && s.isLocalGroup(c.eff.runAsUserName)
 		return !found
 	})

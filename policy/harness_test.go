@@ -57,7 +57,7 @@ var placements = []placement{
 // containerOf returns the container of spec named name, in any list.
 func containerOf(spec *corev1.PodSpec, name string) *corev1.Container {
 	var found *corev1.Container
-	visitContainers(spec, func(c *containerRef) bool {
+	visitContainers(spec, func(c containerRef) bool {
 		if c.Name() == name {
 			found = c.container
 		}

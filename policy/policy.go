@@ -163,18 +163,24 @@ func (p *Policy) Evaluate(in Input) Result {
 	if in.SpecPath == "" {
 		in.SpecPath = "spec"
 	}
-	ev := evaluation{p: p, in: &in, res: Result{HostProcess: true}}
+	ev := evaluation{p: p, in: in, res: Result{HostProcess: true}}
 	ev.scope, ev.nsMatched = p.scopeFor(in.Namespace)
-	for _, check := range checks {
-		check(&ev)
-	}
+	// The rules run in the order of Rules. Direct calls keep ev on the stack.
+	checkHostProcessMixed(&ev)
+	checkHostNetwork(&ev)
+	checkRunAsUserName(&ev)
+	checkRunAsNonRoot(&ev)
+	checkWindowsOS(&ev)
+	checkNamespace(&ev)
+	checkImage(&ev)
+	warnIgnoredFields(&ev)
 	return ev.res
 }
 
 // evaluation is the state of one Evaluate call, shared by the rules.
 type evaluation struct {
 	p         *Policy
-	in        *Input
+	in        Input
 	scope     *scope
 	nsMatched bool
 	res       Result
@@ -182,18 +188,6 @@ type evaluation struct {
 
 func (ev *evaluation) add(rule, container, field, message string) {
 	ev.res.Violations = append(ev.res.Violations, Violation{Rule: rule, Container: container, Field: field, Message: message})
-}
-
-// checks run in the order of Rules.
-var checks = []func(*evaluation){
-	checkHostProcessMixed,
-	checkHostNetwork,
-	checkRunAsUserName,
-	checkRunAsNonRoot,
-	checkWindowsOS,
-	checkNamespace,
-	checkImage,
-	warnIgnoredFields,
 }
 
 // scopeFor returns the scope of the first namespace rule that matches ns, or

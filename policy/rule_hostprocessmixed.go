@@ -19,7 +19,7 @@ or false, is a violation.
 const hostProcessMixedAllowed = " (allowed: true; a HostProcess pod cannot mix HostProcess and non-HostProcess containers)"
 
 func checkHostProcessMixed(ev *evaluation) {
-	visitContainers(ev.in.Spec, func(c *containerRef) bool {
+	visitContainers(ev.in.Spec, func(c containerRef) bool {
 		if c.eff.hostProcess {
 			return true
 		}

@@ -20,7 +20,7 @@ func checkImage(ev *evaluation) {
 	if len(ev.scope.images) == 0 {
 		return
 	}
-	visitContainers(ev.in.Spec, func(c *containerRef) bool {
+	visitContainers(ev.in.Spec, func(c containerRef) bool {
 		if ev.scope.allowsImage(c.container.Image) {
 			return true
 		}

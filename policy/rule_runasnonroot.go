@@ -19,7 +19,7 @@ const runAsNonRootAllowed = " is true (allowed: unset or false)"
 
 func checkRunAsNonRoot(ev *evaluation) {
 	podReported := false
-	visitContainers(ev.in.Spec, func(c *containerRef) bool {
+	visitContainers(ev.in.Spec, func(c containerRef) bool {
 		if !c.eff.runAsNonRoot {
 			return true
 		}

@@ -24,7 +24,7 @@ least one container inherits it.
 
 func checkRunAsUserName(ev *evaluation) {
 	podReported := false
-	visitContainers(ev.in.Spec, func(c *containerRef) bool {
+	visitContainers(ev.in.Spec, func(c containerRef) bool {
 		switch c.eff.runAsUserNameSrc {
 		case unset:
 			ev.add(RuleRunAsUserName, c.Name(),

@@ -95,8 +95,8 @@ func TestRunAsUserName(t *testing.T) {
 func TestEqualFoldASCIIIsUsedForUsers(t *testing.T) {
 	s := newScope([]string{system}, []string{"hpc-agents"}, nil)
 	for name, want := range map[string]bool{
-		`NT AUTHORITY\SYSTEM`:  true,
-		`nt authority\system`:  true,
+		`NT AUTHORITY\SYSTEM`:   true,
+		`nt authority\system`:   true,
 		"NT AUTHORITY\\SYSTEM ": false,
 		"HPC-AGENTS":            true,
 		"hpc\u2010agents":       false, // Unicode hyphen

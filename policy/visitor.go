@@ -27,10 +27,10 @@ type containerRef struct {
 }
 
 // Name returns the container's name.
-func (c *containerRef) Name() string { return c.container.Name }
+func (c containerRef) Name() string { return c.container.Name }
 
 // path returns the container's field path under specPath, e.g. spec.initContainers[1].
-func (c *containerRef) path(specPath string) string {
+func (c containerRef) path(specPath string) string {
 	return specPath + "." + containerListField[c.kind] + "[" + strconv.Itoa(c.index) + "]"
 }
 
@@ -93,19 +93,19 @@ func resolve(pod *corev1.PodSecurityContext, c *corev1.Container) effective {
 
 // visitContainers calls fn for every init, regular and ephemeral container,
 // in that order, with its effective values resolved. fn returns false to stop.
-func visitContainers(spec *corev1.PodSpec, fn func(c *containerRef) bool) {
-	ref := containerRef{}
+func visitContainers(spec *corev1.PodSpec, fn func(c containerRef) bool) {
+	var ref containerRef
 	for i := range spec.InitContainers {
 		ref = containerRef{kind: initContainer, index: i, container: &spec.InitContainers[i]}
 		ref.eff = resolve(spec.SecurityContext, ref.container)
-		if !fn(&ref) {
+		if !fn(ref) {
 			return
 		}
 	}
 	for i := range spec.Containers {
 		ref = containerRef{kind: regularContainer, index: i, container: &spec.Containers[i]}
 		ref.eff = resolve(spec.SecurityContext, ref.container)
-		if !fn(&ref) {
+		if !fn(ref) {
 			return
 		}
 	}
@@ -113,7 +113,7 @@ func visitContainers(spec *corev1.PodSpec, fn func(c *containerRef) bool) {
 		ref = containerRef{kind: ephemeralContainer, index: i,
 			container: (*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon)}
 		ref.eff = resolve(spec.SecurityContext, ref.container)
-		if !fn(&ref) {
+		if !fn(ref) {
 			return
 		}
 	}
@@ -134,7 +134,7 @@ func IsHostProcess(spec *corev1.PodSpec) bool {
 		return true
 	}
 	hp := false
-	visitContainers(spec, func(c *containerRef) bool {
+	visitContainers(spec, func(c containerRef) bool {
 		hp = c.eff.hostProcess
 		return !hp
 	})

@@ -8,7 +8,7 @@ that it is ignored.
 */
 
 func warnIgnoredFields(ev *evaluation) {
-	visitContainers(ev.in.Spec, func(c *containerRef) bool {
+	visitContainers(ev.in.Spec, func(c containerRef) bool {
 		if c.eff.privilegedIgnored {
 			ev.res.Warnings = append(ev.res.Warnings,
 				"container "+quote(c.Name())+": securityContext.privileged is ignored for HostProcess containers")
