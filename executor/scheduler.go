@@ -256,7 +256,8 @@ func (s *Scheduler) runTask(ctx context.Context, t TaskSpec) RunReport {
 		return r
 	}
 	if t.builtin != nil {
-		return s.runBuiltin(ctx, t, r, finish)
+		s.runBuiltin(ctx, t, &r)
+		return finish()
 	}
 
 	argv := t.Command
@@ -318,7 +319,7 @@ func (s *Scheduler) runTask(ctx context.Context, t TaskSpec) RunReport {
 	return finish()
 }
 
-func (s *Scheduler) runBuiltin(ctx context.Context, t TaskSpec, r RunReport, finish func() RunReport) RunReport {
+func (s *Scheduler) runBuiltin(ctx context.Context, t TaskSpec, r *RunReport) {
 	bctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
 	res, err := t.builtin(bctx)
@@ -339,7 +340,6 @@ func (s *Scheduler) runBuiltin(ctx context.Context, t TaskSpec, r RunReport, fin
 	default:
 		r.Outcome = OutcomeSucceeded
 	}
-	return finish()
 }
 
 // taskNames returns the sorted names of tasks.

@@ -9,8 +9,9 @@ import (
 	"sync"
 )
 
-// State remembers which definition of each once task has run, so that it
-// does not run again after a restart. With no path it lives in memory only.
+// State remembers which definitions of each once task have run (the last
+// onceHistory of them), so that none runs again, also not after a restart.
+// With no path it lives in memory only.
 type State struct {
 	path string
 	mu   sync.Mutex
@@ -18,14 +19,18 @@ type State struct {
 }
 
 type stateFile struct {
-	// Once maps a task name to the hash of the definition that ran.
-	Once map[string]string `json:"once"`
+	// Once maps a task name to the hashes of its definitions that ran,
+	// oldest first.
+	Once map[string][]string `json:"once"`
 }
+
+// onceHistory is how many definitions of a task State remembers.
+const onceHistory = 16
 
 // OpenState reads the state file at path; a missing file is an empty state.
 // An empty path keeps the state in memory.
 func OpenState(path string) (*State, error) {
-	s := &State{path: path, data: stateFile{Once: map[string]string{}}}
+	s := &State{path: path, data: stateFile{Once: map[string][]string{}}}
 	if path == "" {
 		return s, nil
 	}
@@ -40,7 +45,7 @@ func OpenState(path string) (*State, error) {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	if s.data.Once == nil {
-		s.data.Once = map[string]string{}
+		s.data.Once = map[string][]string{}
 	}
 	return s, nil
 }
@@ -49,14 +54,23 @@ func OpenState(path string) (*State, error) {
 func (s *State) OnceDone(task, hash string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.data.Once[task] == hash
+	for _, h := range s.data.Once[task] {
+		if h == hash {
+			return true
+		}
+	}
+	return false
 }
 
 // MarkOnce records that hash of task ran and saves the state.
 func (s *State) MarkOnce(task, hash string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.data.Once[task] = hash
+	hashes := append(s.data.Once[task], hash)
+	if len(hashes) > onceHistory {
+		hashes = hashes[len(hashes)-onceHistory:]
+	}
+	s.data.Once[task] = hashes
 	return s.save()
 }
 
