@@ -486,7 +486,7 @@ func TestJobMemoryLimitIsEnforced(t *testing.T) {
 }
 
 func TestJobCPURateIsSet(t *testing.T) {
-	skipUnderWine(t, "JobObjectCpuRateControlInformation is not implemented")
+	skipUnderWine(t, "SetInformationJobObject(JobObjectCpuRateControlInformation) fails with Invalid parameter")
 	j, err := createJob("cpu-rate")
 	if err != nil {
 		t.Fatalf("createJob: %v", err)
@@ -519,4 +519,34 @@ func equalPIDs(a, b []uint32) bool {
 		}
 	}
 	return true
+}
+
+func TestLimitsTheOSDoesNotKeepAreReported(t *testing.T) {
+	if !underWine() {
+		t.Skip("Windows keeps every limit; TestJobLimitsReadBack covers it")
+	}
+	b, _ := NewBackend()
+	spec := helperSpec(t, "unsupported", time.Minute, "print", "", "0", "0")
+	spec.Limits = ResourceLimits{MemoryBytes: 256 << 20, ProcessMemoryBytes: 128 << 20, CPURatePercent: 20, MaxProcesses: 4}
+	res, err := b.Run(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := []LimitProblem{
+		{Limit: "memory", Reason: "set, but the job does not show it in force"},
+		{Limit: "processMemory", Reason: "set, but the job does not show it in force"},
+		{Limit: "cpuRate", Reason: "the OS refused it: Invalid parameter."},
+		{Limit: "maxProcesses", Reason: "set, but the job does not show it in force"},
+	}
+	if len(res.LimitProblems) != len(want) {
+		t.Fatalf("LimitProblems = %v, want %v", res.LimitProblems, want)
+	}
+	for i := range want {
+		if res.LimitProblems[i] != want[i] {
+			t.Errorf("LimitProblems[%d] = %v, want %v", i, res.LimitProblems[i], want[i])
+		}
+	}
+	if res.ExitCode != 0 {
+		t.Errorf("ExitCode = %d, want 0: the run goes on without the limits", res.ExitCode)
+	}
 }

@@ -42,7 +42,7 @@ func TestRunReloadsAConfigMapAndStopsCleanly(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("a ConfigMap volume's symbolic links are a Linux kubelet matter; creating them on Windows needs a privilege")
 	}
-	dir := t.TempDir()
+	dir := tempDir(t)
 	v1 := header + "name: a\ncommand: [x]\ntrigger: onChange\n"
 	v2 := header + "name: a\ncommand: [x, two]\ntrigger: onChange\n"
 	swapConfigMap(t, dir, "1", map[string]string{"tasks.yaml": v1})
@@ -99,7 +99,7 @@ func TestRunOnceRunsARealProcess(t *testing.T) {
 		"env":     []EnvVar{{Name: helperEnv, Value: "1"}},
 		"timeout": "1m", "maxOutputBytes": 8,
 	})
-	dir := t.TempDir()
+	dir := tempDir(t)
 	if err := os.WriteFile(filepath.Join(dir, "hello.json"), doc, 0o644); err != nil {
 		t.Fatal(err)
 	}

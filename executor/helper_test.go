@@ -1,9 +1,11 @@
 package executor
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,4 +116,27 @@ func childPID(t *testing.T, output string) int {
 		t.Fatalf("no child pid in output %q: %v", output, err)
 	}
 	return pid
+}
+
+// tempDir is t.TempDir, removed file by file: under wine os.RemoveAll
+// fails with "Invalid function" (wine lacks FILE_DISPOSITION_INFORMATION_EX).
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "executor-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var paths []string
+		_ = filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
+			paths = append(paths, path)
+			return nil
+		})
+		for i := len(paths) - 1; i >= 0; i-- {
+			if err := os.Remove(paths[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("removing %s: %v", paths[i], err)
+			}
+		}
+	})
+	return dir
 }

@@ -194,7 +194,7 @@ func TestParseTasksErrorsNameFileDocumentAndField(t *testing.T) {
 }
 
 func TestLoadDirReadsAConfigMapMount(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	write := func(name, text string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {

@@ -39,7 +39,7 @@ func newSchedulerEnv(t *testing.T, statePath string) *schedulerEnv {
 }
 
 func TestOnceRunsEachDefinitionOnce(t *testing.T) {
-	statePath := filepath.Join(t.TempDir(), "state.json")
+	statePath := filepath.Join(tempDir(t), "state.json")
 	e := newSchedulerEnv(t, statePath)
 	ctx := context.Background()
 	a := task(t, "name: a\ncommand: [x]\n")
@@ -93,7 +93,7 @@ func TestIntervalRunsAtStartThenEveryInterval(t *testing.T) {
 }
 
 func TestOnChangeRunsAtStartAndOnEachChange(t *testing.T) {
-	statePath := filepath.Join(t.TempDir(), "state.json")
+	statePath := filepath.Join(tempDir(t), "state.json")
 	e := newSchedulerEnv(t, statePath)
 	ctx := context.Background()
 	a := task(t, "name: a\ncommand: [x]\ntrigger: onChange\n")
@@ -200,7 +200,7 @@ func TestStopEndsEveryRunReportsItAndFlushes(t *testing.T) {
 }
 
 func TestRunDueRunsWhatIsDueAtStart(t *testing.T) {
-	statePath := filepath.Join(t.TempDir(), "state.json")
+	statePath := filepath.Join(tempDir(t), "state.json")
 	tasks := []TaskSpec{
 		task(t, "name: a\ncommand: [x]\n"),
 		task(t, "name: b\ncommand: [x]\ntrigger: interval\ninterval: 1h\n"),
