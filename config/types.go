@@ -36,7 +36,10 @@ type AdmissionConfiguration struct {
 	// WorkloadMode applies to the pod templates of workloads. Default warn.
 	WorkloadMode Mode `json:"workloadMode,omitempty"`
 	// AllowedUsers are the runAsUserName values a HostProcess container may use.
-	// Default: NT AUTHORITY\SYSTEM, NT AUTHORITY\Local service, NT AUTHORITY\NetworkService.
+	// Default, when absent (nil): NT AUTHORITY\SYSTEM, NT AUTHORITY\Local service,
+	// NT AUTHORITY\NetworkService. An explicit empty list allows no users.
+	// Beware: omitempty drops an empty list when marshaling, and the result
+	// then decodes as the default.
 	AllowedUsers []string `json:"allowedUsers,omitempty"`
 	// AllowedLocalGroups are local user group names allowed as runAsUserName.
 	// Built-in groups with administrative rights are refused.
@@ -67,7 +70,8 @@ type NamespaceRule struct {
 	// these namespaces. Every entry must also be in the top-level list.
 	AllowedLocalGroups []string `json:"allowedLocalGroups,omitempty"`
 	// AllowedImages, when set, are patterns every container image must match.
-	// '*' matches any sequence of characters, '/' included.
+	// '*' matches any sequence of characters, '/' included; everything else is
+	// literal. An explicit empty list is a validation error.
 	AllowedImages []string `json:"allowedImages,omitempty"`
 }
 
