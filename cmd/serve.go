@@ -1,17 +1,188 @@
 package cmd
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/hostprocess-admission/hostprocess-admission/webhook"
 )
 
+// serveOptions are the serve command's flags. The names and defaults of
+// --config, --kubeconfig, --cert-dir, --port, --metrics-bind-address and
+// --health-probe-bind-address are a fixed contract used by the chart.
+type serveOptions struct {
+	configPath           string
+	kubeconfig           string
+	certDir              string
+	port                 int
+	metricsAddr          string
+	probeAddr            string
+	tlsMinVersion        string
+	enableHTTP2          bool
+	maxBodyBytes         int64
+	maxInFlight          int
+	shutdownDelay        time.Duration
+	configReloadInterval time.Duration
+	namespaceTimeout     time.Duration
+	zap                  zap.Options
+}
+
 func newServeCommand() *cobra.Command {
-	return &cobra.Command{
+	o := &serveOptions{}
+	c := &cobra.Command{
 		Use:   "serve",
-		Short: "serve (not implemented yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return &ExitError{Code: 2, Err: errors.New("serve is not implemented yet")}
+		Short: "Serve the validating and mutating admission webhooks",
+		Long: `Serve the validating (/validate) and mutating (/mutate) admission webhooks over TLS.
+
+The configuration file is re-read when it changes; an invalid new file keeps
+the last good configuration. Certificates in --cert-dir are reloaded when they
+change.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runServe(ctrl.SetupSignalHandler(), o)
 		},
 	}
+	f := c.Flags()
+	f.StringVar(&o.configPath, "config", "", "AdmissionConfiguration file (YAML or JSON); empty means the built-in defaults")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; the in-cluster configuration when empty")
+	f.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key")
+	f.IntVar(&o.port, "port", 9443, "port the webhook server listens on")
+	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint; "0" disables it`)
+	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	f.StringVar(&o.tlsMinVersion, "tls-min-version", "1.2", "minimum TLS version: 1.2 or 1.3")
+	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "offer HTTP/2 (off because of the HTTP/2 rapid-reset advisories)")
+	f.Int64Var(&o.maxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest admission review body accepted")
+	f.IntVar(&o.maxInFlight, "max-in-flight", 64, "reviews handled at once; more wait their turn")
+	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "keep serving this long after SIGTERM while readiness fails, so endpoints drop the pod first")
+	f.DurationVar(&o.configReloadInterval, "config-reload-interval", 2*time.Second, "how often the configuration file is checked for changes")
+	f.DurationVar(&o.namespaceTimeout, "namespace-lookup-timeout", 2*time.Second, "bound on one namespace lookup; a lookup that fails denies the HostProcess pod")
+	gf := flag.NewFlagSet("zap", flag.ContinueOnError)
+	o.zap.BindFlags(gf)
+	f.AddGoFlagSet(gf)
+	return c
+}
+
+func parseTLSVersion(v string) (uint16, error) {
+	switch v {
+	case "1.2", "VersionTLS12":
+		return tls.VersionTLS12, nil
+	case "1.3", "VersionTLS13":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("--tls-min-version %q is not supported (allowed: 1.2, 1.3)", v)
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no --kubeconfig given and not running in a cluster: %w", err)
+	}
+	return cfg, nil
+}
+
+func runServe(ctx context.Context, o *serveOptions) error {
+	log := zap.New(zap.UseFlagOptions(&o.zap))
+	ctrl.SetLogger(log)
+	usage := func(err error) error { return &ExitError{Code: 2, Err: err} }
+
+	minTLS, err := parseTLSVersion(o.tlsMinVersion)
+	if err != nil {
+		return usage(err)
+	}
+	metrics := webhook.NewMetrics(crmetrics.Registry)
+	source, err := webhook.NewPolicySource(o.configPath, o.configReloadInterval, metrics, log.WithName("config"))
+	if err != nil {
+		return usage(err)
+	}
+	cfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return usage(err)
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	server := webhook.NewServer(webhook.ServerOptions{
+		Port:          o.port,
+		CertDir:       o.certDir,
+		MinTLSVersion: minTLS,
+		EnableHTTP2:   o.enableHTTP2,
+		ShutdownDelay: o.shutdownDelay,
+		MaxInFlight:   o.maxInFlight,
+		Log:           log.WithName("server"),
+	})
+	grace := o.shutdownDelay + 35*time.Second
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:  o.probeAddr,
+		WebhookServer:           server,
+		GracefulShutdownTimeout: &grace,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := mgr.Add(source); err != nil {
+		return err
+	}
+	// Namespace metadata is cached from the start, so that label lookups for
+	// namespace rules are answered from memory, also while the API server is
+	// briefly unreachable.
+	nsInformer, err := mgr.GetCache().GetInformer(ctx, webhook.NamespaceMetadata())
+	if err != nil {
+		return fmt.Errorf("watching namespaces: %w", err)
+	}
+	handler := &webhook.Handler{
+		Policy:       source.Policy,
+		Namespaces:   webhook.CachedNamespaces{Cache: mgr.GetCache(), Live: mgr.GetAPIReader(), Timeout: o.namespaceTimeout},
+		Metrics:      metrics,
+		Log:          log.WithName("admission"),
+		MaxBodyBytes: o.maxBodyBytes,
+	}
+	server.Register(webhook.ValidatePath, handler.Validate())
+	server.Register(webhook.MutatePath, handler.Mutate())
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("webhook", server.StartedChecker()); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("namespace-cache", func(*http.Request) error {
+		if !nsInformer.HasSynced() {
+			return errors.New("namespace cache has not synced")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	log.Info("starting", "config", o.configPath, "port", o.port)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
 }

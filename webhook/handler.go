@@ -1,0 +1,391 @@
+// Package webhook serves the validating and mutating admission webhooks over
+// TLS. It decodes each AdmissionReview once, asks the policy package for a
+// verdict and builds the response; the policy knows nothing about HTTP.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
+)
+
+// Audit annotation keys. The API server prefixes each with the webhook's
+// name, e.g. validate.hostprocess.dev/violations.
+const (
+	AnnotationViolations = "violations"
+	AnnotationMode       = "mode"
+	AnnotationExempt     = "exempt"
+)
+
+// Paths the handlers are served on.
+const (
+	ValidatePath = "/validate"
+	MutatePath   = "/mutate"
+)
+
+// DefaultMaxBodyBytes bounds a review's body. The API server's own request
+// limit is 3 MiB and etcd stores at most 1.5 MiB per object; a review wraps
+// the object and, for updates, the old object.
+const DefaultMaxBodyBytes = 4 << 20
+
+// NamespaceGetter returns a namespace's labels.
+type NamespaceGetter interface {
+	NamespaceLabels(ctx context.Context, name string) (map[string]string, error)
+}
+
+// Handler evaluates admission reviews against the current policy.
+type Handler struct {
+	// Policy returns the policy in force; it may change between requests.
+	Policy func() *policy.Policy
+	// Namespaces is consulted only for HostProcess pods when a namespace rule
+	// has a label selector.
+	Namespaces NamespaceGetter
+	Metrics    *Metrics
+	Log        logr.Logger
+	// MaxBodyBytes bounds the request body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Validate returns the validating webhook's HTTP handler.
+func (h *Handler) Validate() http.Handler { return h.serve("validate", h.validate) }
+
+// Mutate returns the mutating webhook's HTTP handler.
+func (h *Handler) Mutate() http.Handler { return h.serve("mutate", h.mutate) }
+
+// outcome is what a review decided, for the response and the metrics.
+type outcome struct {
+	resp     admissionv1.AdmissionResponse
+	decision string
+}
+
+// Decisions, the values of the metrics' decision label.
+const (
+	decisionAllowed = "allowed"
+	decisionDenied  = "denied"
+	decisionWarned  = "warned"
+	decisionAudited = "audited"
+	decisionExempt  = "exempt"
+	decisionError   = "error"
+)
+
+func (h *Handler) serve(name string, review func(context.Context, *request) outcome) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			h.writeError(w, http.StatusMethodNotAllowed, "", "only POST is allowed")
+			h.Metrics.observe(name, "", "", decisionError, start)
+			return
+		}
+		limit := h.MaxBodyBytes
+		if limit <= 0 {
+			limit = DefaultMaxBodyBytes
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				h.writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("request body exceeds %d bytes", limit))
+			} else {
+				h.writeError(w, http.StatusBadRequest, "", "reading request body: "+err.Error())
+			}
+			h.Metrics.observe(name, "", "", decisionError, start)
+			return
+		}
+		if len(body) == 0 {
+			h.writeError(w, http.StatusBadRequest, "", "request body is empty")
+			h.Metrics.observe(name, "", "", decisionError, start)
+			return
+		}
+		rev, err := decodeReview(body)
+		if err != nil {
+			uid := ""
+			if rev != nil && rev.Request != nil {
+				uid = string(rev.Request.UID)
+			}
+			h.writeError(w, http.StatusBadRequest, uid, err.Error())
+			h.Metrics.observe(name, "", "", decisionError, start)
+			return
+		}
+		req := rev.Request
+		out := review(r.Context(), req)
+		out.resp.UID = req.UID
+		h.write(w, http.StatusOK, &out.resp)
+		h.Metrics.observe(name, string(req.Operation), resourceLabel(req), out.decision, start)
+		if out.decision == decisionDenied || out.decision == decisionError {
+			msg := ""
+			if out.resp.Result != nil {
+				msg = out.resp.Result.Message
+			}
+			h.Log.Info("denied", "webhook", name, "uid", req.UID, "kind", req.Kind.Kind,
+				"namespace", req.Namespace, "name", req.Name, "user", req.UserInfo.Username, "message", msg)
+		}
+	})
+}
+
+// validate is the validating webhook: Pods (CREATE, UPDATE, and the
+// ephemeralcontainers subresource) and workload pod templates.
+func (h *Handler) validate(ctx context.Context, req *request) outcome {
+	if skip, ok := h.outOfScope(req, true); ok {
+		return skip
+	}
+	p := h.Policy()
+	if out, exempt := exemption(p, req); exempt {
+		return out
+	}
+	gk := metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
+	t, err := decodeTarget(gk, req.Object)
+	if err != nil {
+		return errored(http.StatusBadRequest, err.Error())
+	}
+	if req.Operation == admissionv1.Update {
+		old, err := decodeTarget(gk, req.OldObject)
+		if err == nil && sameForPolicy(old.spec, t.spec) {
+			// Relabelling, finalizers, scaling, status: nothing the policy reads changed.
+			return allowed()
+		}
+	}
+	if t.spec == nil {
+		return allowed()
+	}
+	spec := t.spec.podSpec()
+	if !policy.IsHostProcess(spec) {
+		return allowed()
+	}
+	ns, err := h.namespace(ctx, p, req.Namespace)
+	if err != nil {
+		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the HostProcess namespace rules, so the pod is denied: %v", req.Namespace, err))
+	}
+	res := p.Evaluate(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath})
+	mode := p.ModeFor(t.workload)
+	return h.verdict(req, t, mode, &res)
+}
+
+// verdict turns an evaluation into a response under mode.
+func (h *Handler) verdict(req *request, t target, mode config.Mode, res *policy.Result) outcome {
+	if len(res.Violations) == 0 {
+		out := allowed()
+		out.resp.Warnings = res.Warnings
+		return out
+	}
+	for _, v := range res.Violations {
+		h.Metrics.violation(v.Rule, string(mode))
+	}
+	annotations := map[string]string{
+		AnnotationViolations: violationsJSON(res.Violations),
+		AnnotationMode:       string(mode),
+	}
+	var out outcome
+	switch mode {
+	case config.ModeWarn:
+		out = allowed()
+		out.decision = decisionWarned
+		for _, v := range res.Violations {
+			out.resp.Warnings = append(out.resp.Warnings, "would violate the HostProcess policy: "+v.Message)
+		}
+		out.resp.Warnings = append(out.resp.Warnings, res.Warnings...)
+	case config.ModeAudit:
+		out = allowed()
+		out.decision = decisionAudited
+	default:
+		msgs := make([]string, len(res.Violations))
+		for i, v := range res.Violations {
+			msgs[i] = v.Message
+		}
+		out = denied(req, t, strings.Join(msgs, "; "))
+		out.resp.Warnings = res.Warnings
+	}
+	out.resp.AuditAnnotations = annotations
+	return out
+}
+
+// mutate is the mutating webhook: Pods on CREATE.
+func (h *Handler) mutate(ctx context.Context, req *request) outcome {
+	if skip, ok := h.outOfScope(req, false); ok {
+		return skip
+	}
+	p := h.Policy()
+	if out, exempt := exemption(p, req); exempt {
+		return out
+	}
+	t, err := decodeTarget(metav1.GroupKind{Kind: "Pod"}, req.Object)
+	if err != nil {
+		return errored(http.StatusBadRequest, err.Error())
+	}
+	spec := t.spec.podSpec()
+	if !policy.IsHostProcess(spec) {
+		return allowed()
+	}
+	ns, err := h.namespace(ctx, p, req.Namespace)
+	if err != nil {
+		return denied(req, t, fmt.Sprintf("namespace %q could not be read to apply the HostProcess defaults, so the pod is denied: %v", req.Namespace, err))
+	}
+	ops := p.Default(policy.Input{Namespace: ns, Spec: spec})
+	out := allowed()
+	if len(ops) > 0 {
+		patch, err := json.Marshal(ops)
+		if err != nil {
+			return errored(http.StatusInternalServerError, "encoding the patch: "+err.Error())
+		}
+		pt := admissionv1.PatchTypeJSONPatch
+		out.resp.Patch, out.resp.PatchType = patch, &pt
+	}
+	return out
+}
+
+// outOfScope admits requests this webhook does not evaluate: other
+// operations, subresources and resources. validating selects the
+// validating webhook's scope (pods, pods/ephemeralcontainers, workloads on
+// CREATE and UPDATE) or the mutating one's (pods on CREATE).
+func (h *Handler) outOfScope(req *request, validating bool) (outcome, bool) {
+	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
+	isPod := gr == schema.GroupResource{Resource: "pods"}
+	switch {
+	case !validating && (!isPod || req.Operation != admissionv1.Create || req.SubResource != ""):
+		return allowed(), true
+	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
+		return allowed(), true
+	case isPod && req.SubResource != "" && req.SubResource != "ephemeralcontainers":
+		return allowed(), true
+	case !isPod && (req.SubResource != "" || !policy.HasPodSpec(gr)):
+		return allowed(), true
+	}
+	if _, ok := kindPaths[metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}]; !ok {
+		return errored(http.StatusBadRequest, fmt.Sprintf("resource %s has unexpected kind %s", gr.String(), req.Kind.Kind)), true
+	}
+	return outcome{}, false
+}
+
+// exemption admits requests from exempt namespaces and users, recording why.
+func exemption(p *policy.Policy, req *request) (outcome, bool) {
+	var reason string
+	switch {
+	case p.ExemptNamespace(req.Namespace):
+		reason = fmt.Sprintf("namespace %s is exempt", req.Namespace)
+	case p.ExemptUser(req.UserInfo.Username):
+		reason = fmt.Sprintf("user %s is exempt", req.UserInfo.Username)
+	default:
+		return outcome{}, false
+	}
+	out := allowed()
+	out.decision = decisionExempt
+	out.resp.AuditAnnotations = map[string]string{AnnotationExempt: reason}
+	return out, true
+}
+
+// namespace returns what the policy needs to know about a namespace, reading
+// its labels only when a namespace rule has a label selector.
+func (h *Handler) namespace(ctx context.Context, p *policy.Policy, name string) (policy.Namespace, error) {
+	ns := policy.Namespace{Name: name}
+	if !p.NeedsNamespaceLabels() {
+		return ns, nil
+	}
+	if h.Namespaces == nil {
+		return ns, errors.New("no namespace source is configured")
+	}
+	labels, err := h.Namespaces.NamespaceLabels(ctx, name)
+	if err != nil {
+		return ns, err
+	}
+	ns.Labels = labels
+	return ns, nil
+}
+
+func allowed() outcome {
+	return outcome{resp: admissionv1.AdmissionResponse{Allowed: true}, decision: decisionAllowed}
+}
+
+// denied is a 403 Forbidden denial naming the object, as the API server's
+// own admission plugins word theirs.
+func denied(req *request, t target, reason string) outcome {
+	name := t.name
+	if name == "" {
+		name = req.Name
+	}
+	err := apierrors.NewForbidden(schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}, name,
+		errors.New("violates the HostProcess policy: "+reason))
+	status := err.Status()
+	return outcome{resp: admissionv1.AdmissionResponse{Allowed: false, Result: &status}, decision: decisionDenied}
+}
+
+// errored is a denial for a request that could not be evaluated: the webhook
+// fails closed.
+func errored(code int32, msg string) outcome {
+	return outcome{resp: admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{
+		Status: metav1.StatusFailure, Code: code, Reason: reasonFor(code), Message: msg,
+	}}, decision: decisionError}
+}
+
+func reasonFor(code int32) metav1.StatusReason {
+	switch code {
+	case http.StatusBadRequest:
+		return metav1.StatusReasonBadRequest
+	case http.StatusRequestEntityTooLarge:
+		return metav1.StatusReasonRequestEntityTooLarge
+	case http.StatusMethodNotAllowed:
+		return metav1.StatusReasonMethodNotAllowed
+	default:
+		return metav1.StatusReasonInternalError
+	}
+}
+
+func (h *Handler) write(w http.ResponseWriter, code int, resp *admissionv1.AdmissionResponse) {
+	out := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
+		Response: resp,
+	}
+	body, err := json.Marshal(&out)
+	if err != nil {
+		h.Log.Error(err, "encoding the AdmissionReview response")
+		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+// writeError answers a request that could not be decoded with a denial.
+func (h *Handler) writeError(w http.ResponseWriter, code int, uid, msg string) {
+	out := errored(int32(code), msg)
+	out.resp.UID = types.UID(uid)
+	h.write(w, code, &out.resp)
+}
+
+func violationsJSON(vs []policy.Violation) string {
+	b, err := json.Marshal(vs)
+	if err != nil {
+		return "[]"
+	}
+	return string(b)
+}
+
+// resourceLabel bounds the resource metric label to known values.
+func resourceLabel(req *request) string {
+	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
+	if !policy.HasPodSpec(gr) {
+		return "other"
+	}
+	if req.SubResource == "ephemeralcontainers" {
+		return "pods/ephemeralcontainers"
+	}
+	if req.SubResource != "" {
+		return "other"
+	}
+	return gr.String()
+}

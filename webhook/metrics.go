@@ -1,0 +1,83 @@
+package webhook
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the webhook's Prometheus metrics. Label values are bounded:
+// operations, resources and decisions come from fixed sets.
+type Metrics struct {
+	requests     *prometheus.CounterVec
+	violations   *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	reloadErrors prometheus.Counter
+	configValid  prometheus.Gauge
+}
+
+// NewMetrics creates the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hostprocess_admission_requests_total",
+			Help: "Admission reviews answered, by webhook, operation, resource and decision.",
+		}, []string{"webhook", "operation", "resource", "decision"}),
+		violations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hostprocess_admission_violations_total",
+			Help: "Policy violations found, by rule and by the mode they were handled under.",
+		}, []string{"rule", "mode"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hostprocess_admission_duration_seconds",
+			Help:    "Time to answer an admission review, from request to response.",
+			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
+		}, []string{"webhook"}),
+		reloadErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hostprocess_admission_config_reload_errors_total",
+			Help: "Configuration reloads that failed; the last good configuration stays in force.",
+		}),
+		configValid: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hostprocess_admission_config_last_reload_successful",
+			Help: "1 when the last configuration (re)load succeeded, 0 when the file on disk is invalid.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.violations, m.duration, m.reloadErrors, m.configValid)
+	return m
+}
+
+func (m *Metrics) observe(webhook, operation, resource, decision string, start time.Time) {
+	if m == nil {
+		return
+	}
+	switch operation {
+	case "CREATE", "UPDATE", "DELETE", "CONNECT":
+	case "":
+		operation = "unknown"
+	default:
+		operation = "other"
+	}
+	if resource == "" {
+		resource = "unknown"
+	}
+	m.requests.WithLabelValues(webhook, operation, resource, decision).Inc()
+	m.duration.WithLabelValues(webhook).Observe(time.Since(start).Seconds())
+}
+
+func (m *Metrics) violation(rule, mode string) {
+	if m != nil {
+		m.violations.WithLabelValues(rule, mode).Inc()
+	}
+}
+
+// ConfigReloaded records the outcome of a configuration (re)load.
+func (m *Metrics) ConfigReloaded(err error) {
+	if m == nil {
+		return
+	}
+	if err != nil {
+		m.reloadErrors.Inc()
+		m.configValid.Set(0)
+		return
+	}
+	m.configValid.Set(1)
+}

@@ -1,0 +1,220 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	kjson "sigs.k8s.io/json"
+)
+
+// The request side of an admission.k8s.io/v1 AdmissionReview, decoded once
+// into only what the policy needs: the object stays raw until its kind is
+// known, then is decoded into a view of the pod spec's policy fields.
+
+type review struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Request    *request `json:"request"`
+}
+
+type request struct {
+	UID         types.UID                   `json:"uid"`
+	Kind        metav1.GroupVersionKind     `json:"kind"`
+	Resource    metav1.GroupVersionResource `json:"resource"`
+	SubResource string                      `json:"subResource"`
+	Name        string                      `json:"name"`
+	Namespace   string                      `json:"namespace"`
+	Operation   admissionv1.Operation       `json:"operation"`
+	UserInfo    struct {
+		Username string `json:"username"`
+	} `json:"userInfo"`
+	Object    json.RawMessage `json:"object"`
+	OldObject json.RawMessage `json:"oldObject"`
+	DryRun    *bool           `json:"dryRun"`
+}
+
+// decodeReview decodes an AdmissionReview, case-sensitively as the API server
+// writes it.
+func decodeReview(body []byte) (*review, error) {
+	var r review
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &r); err != nil {
+		return nil, fmt.Errorf("malformed AdmissionReview: %w", err)
+	}
+	if r.APIVersion != admissionv1.SchemeGroupVersion.String() || r.Kind != "AdmissionReview" {
+		return nil, fmt.Errorf("expected an admission.k8s.io/v1 AdmissionReview, got apiVersion %q kind %q", r.APIVersion, r.Kind)
+	}
+	if r.Request == nil {
+		return nil, errors.New("AdmissionReview has no request")
+	}
+	if r.Request.UID == "" {
+		return nil, errors.New("AdmissionReview request has no uid")
+	}
+	return &r, nil
+}
+
+// podSpecView holds the pod spec fields the policy reads. Everything else in
+// the spec (volumes, env, resources...) is skipped by the decoder.
+type podSpecView struct {
+	HostNetwork         bool                       `json:"hostNetwork"`
+	SecurityContext     *corev1.PodSecurityContext `json:"securityContext"`
+	InitContainers      []containerView            `json:"initContainers"`
+	Containers          []containerView            `json:"containers"`
+	EphemeralContainers []containerView            `json:"ephemeralContainers"`
+	OS                  *corev1.PodOS              `json:"os"`
+	NodeSelector        map[string]string          `json:"nodeSelector"`
+	Affinity            *corev1.Affinity           `json:"affinity"`
+	Tolerations         []corev1.Toleration        `json:"tolerations"`
+}
+
+type containerView struct {
+	Name            string                  `json:"name"`
+	Image           string                  `json:"image"`
+	SecurityContext *corev1.SecurityContext `json:"securityContext"`
+}
+
+type metaView struct {
+	Name         string `json:"name"`
+	GenerateName string `json:"generateName"`
+	Namespace    string `json:"namespace"`
+}
+
+type templateView struct {
+	Spec podSpecView `json:"spec"`
+}
+
+// podObject and workloadObject cover a Pod and every workload kind: Pod (spec), Deployment,
+// ReplicaSet, StatefulSet, DaemonSet, Job, ReplicationController
+// (spec.template), CronJob (spec.jobTemplate.spec.template) and PodTemplate
+// (template). Which part is read depends on the request's kind.
+type podObject struct {
+	Metadata metaView    `json:"metadata"`
+	Spec     podSpecView `json:"spec"`
+}
+
+type workloadObject struct {
+	Metadata metaView `json:"metadata"`
+	Spec     struct {
+		Template    *templateView `json:"template"`
+		JobTemplate *struct {
+			Spec struct {
+				Template *templateView `json:"template"`
+			} `json:"spec"`
+		} `json:"jobTemplate"`
+	} `json:"spec"`
+	Template *templateView `json:"template"`
+}
+
+// target is a decoded object: its name and the pod spec view to evaluate.
+type target struct {
+	name     string
+	spec     *podSpecView // nil when a workload has no template
+	specPath string
+	workload bool
+}
+
+// kindPaths maps the pod-bearing kinds to the field path of their pod spec.
+var kindPaths = map[metav1.GroupKind]string{
+	{Group: "", Kind: "Pod"}:                   "spec",
+	{Group: "", Kind: "PodTemplate"}:           "template.spec",
+	{Group: "", Kind: "ReplicationController"}: "spec.template.spec",
+	{Group: "apps", Kind: "Deployment"}:        "spec.template.spec",
+	{Group: "apps", Kind: "ReplicaSet"}:        "spec.template.spec",
+	{Group: "apps", Kind: "StatefulSet"}:       "spec.template.spec",
+	{Group: "apps", Kind: "DaemonSet"}:         "spec.template.spec",
+	{Group: "batch", Kind: "Job"}:              "spec.template.spec",
+	{Group: "batch", Kind: "CronJob"}:          "spec.jobTemplate.spec.template.spec",
+}
+
+// decodeTarget decodes raw as an object of kind gk.
+func decodeTarget(gk metav1.GroupKind, raw []byte) (target, error) {
+	path, ok := kindPaths[gk]
+	if !ok {
+		return target{}, fmt.Errorf("kind %s has no pod spec", gk.String())
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return target{}, fmt.Errorf("request has no %s object", gk.Kind)
+	}
+	if gk.Kind == "Pod" {
+		var pod podObject
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &pod); err != nil {
+			return target{}, fmt.Errorf("malformed %s object: %w", gk.Kind, err)
+		}
+		return target{name: pod.Metadata.name(), spec: &pod.Spec, specPath: path}, nil
+	}
+	var w workloadObject
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &w); err != nil {
+		return target{}, fmt.Errorf("malformed %s object: %w", gk.Kind, err)
+	}
+	t := target{name: w.Metadata.name(), specPath: path, workload: true}
+	var tmpl *templateView
+	switch {
+	case gk.Kind == "PodTemplate":
+		tmpl = w.Template
+	case gk.Kind == "CronJob":
+		if w.Spec.JobTemplate != nil {
+			tmpl = w.Spec.JobTemplate.Spec.Template
+		}
+	default:
+		tmpl = w.Spec.Template
+	}
+	if tmpl != nil {
+		t.spec = &tmpl.Spec
+	}
+	return t, nil
+}
+
+func (m metaView) name() string {
+	if m.Name == "" && m.GenerateName != "" {
+		return m.GenerateName + "*"
+	}
+	return m.Name
+}
+
+// podSpec converts the view into the corev1.PodSpec the policy evaluates.
+func (v *podSpecView) podSpec() *corev1.PodSpec {
+	spec := &corev1.PodSpec{
+		HostNetwork:     v.HostNetwork,
+		SecurityContext: v.SecurityContext,
+		OS:              v.OS,
+		NodeSelector:    v.NodeSelector,
+		Affinity:        v.Affinity,
+		Tolerations:     v.Tolerations,
+	}
+	if n := len(v.InitContainers) + len(v.Containers); n > 0 {
+		all := make([]corev1.Container, n)
+		for i, c := range v.InitContainers {
+			all[i] = corev1.Container{Name: c.Name, Image: c.Image, SecurityContext: c.SecurityContext}
+		}
+		for i, c := range v.Containers {
+			all[len(v.InitContainers)+i] = corev1.Container{Name: c.Name, Image: c.Image, SecurityContext: c.SecurityContext}
+		}
+		spec.InitContainers = all[:len(v.InitContainers):len(v.InitContainers)]
+		spec.Containers = all[len(v.InitContainers):]
+	}
+	if len(v.EphemeralContainers) > 0 {
+		spec.EphemeralContainers = make([]corev1.EphemeralContainer, len(v.EphemeralContainers))
+		for i, c := range v.EphemeralContainers {
+			spec.EphemeralContainers[i].EphemeralContainerCommon = corev1.EphemeralContainerCommon{
+				Name: c.Name, Image: c.Image, SecurityContext: c.SecurityContext}
+		}
+	}
+	return spec
+}
+
+// sameForPolicy reports whether an update leaves every field the policy
+// reads unchanged. Tolerations are left out: adding them to a running pod is
+// always allowed.
+func sameForPolicy(old, cur *podSpecView) bool {
+	if old == nil || cur == nil {
+		return old == cur
+	}
+	a, b := *old, *cur
+	a.Tolerations, b.Tolerations = nil, nil
+	return reflect.DeepEqual(a, b)
+}
