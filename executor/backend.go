@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,12 +77,27 @@ type RunResult struct {
 
 // Accounting of a whole process tree. A nil field was not measured here.
 type Accounting struct {
-	// CPUTime is user plus kernel time of every process of the tree.
-	CPUTime *time.Duration `json:"cpuTime,omitempty"`
+	// CPUTime is user plus kernel time of every process of the tree; in JSON
+	// it is cpuSeconds.
+	CPUTime *time.Duration `json:"-"`
 	// PeakMemoryBytes is the highest committed memory of the whole tree.
 	PeakMemoryBytes *uint64 `json:"peakMemoryBytes,omitempty"`
 	// TotalProcesses counts every process the tree had, the main one included.
 	TotalProcesses *uint32 `json:"totalProcesses,omitempty"`
+}
+
+// MarshalJSON writes CPUTime as cpuSeconds.
+func (a Accounting) MarshalJSON() ([]byte, error) {
+	type plain Accounting
+	out := struct {
+		CPUSeconds *float64 `json:"cpuSeconds,omitempty"`
+		plain
+	}{plain: plain(a)}
+	if a.CPUTime != nil {
+		s := a.CPUTime.Seconds()
+		out.CPUSeconds = &s
+	}
+	return json.Marshal(out)
 }
 
 // LimitProblem says why a limit that was asked for is not in force.

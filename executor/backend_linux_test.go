@@ -51,7 +51,7 @@ func TestLinuxTimeoutKillsTheWholeTree(t *testing.T) {
 			if tc.needsCgroup && b.cgroup == nil {
 				t.Skipf("needs a writable cgroup v2: %v", b.cgroupErr)
 			}
-			spec := helperSpec(t, "tree", 500*time.Millisecond, "spawn", "wait", "sleep", "1h")
+			spec := helperSpec(t, "tree", time.Second, "spawn", "wait", "sleep", "1h")
 			if tc.setsid {
 				spec.Env = append(spec.Env, EnvVar{Name: "HOSTPROCESS_EXECUTOR_TEST_SETSID", Value: "1"})
 			}

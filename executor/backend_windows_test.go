@@ -379,7 +379,7 @@ func TestJobBackendRun(t *testing.T) {
 		t.Fatalf("NewBackend: %v", err)
 	}
 	t.Run("times out, ends the tree with the timeout exit code and counts its processes", func(t *testing.T) {
-		res, err := b.Run(context.Background(), helperSpec(t, "timeout", 3*time.Second, "spawn", "wait", "sleep", "1h"))
+		res, err := b.Run(context.Background(), helperSpec(t, "timeout", 5*time.Second, "spawn", "wait", "sleep", "1h"))
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
