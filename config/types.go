@@ -37,10 +37,9 @@ type AdmissionConfiguration struct {
 	WorkloadMode Mode `json:"workloadMode,omitempty"`
 	// AllowedUsers are the runAsUserName values a HostProcess container may use.
 	// Default, when absent (nil): NT AUTHORITY\SYSTEM, NT AUTHORITY\Local service,
-	// NT AUTHORITY\NetworkService. An explicit empty list allows no users.
-	// Beware: omitempty drops an empty list when marshaling, and the result
-	// then decodes as the default.
-	AllowedUsers []string `json:"allowedUsers,omitempty"`
+	// NT AUTHORITY\NetworkService. An explicit empty list allows no users, and
+	// survives marshaling (no omitempty), so it never turns back into the default.
+	AllowedUsers []string `json:"allowedUsers"`
 	// AllowedLocalGroups are local user group names allowed as runAsUserName.
 	// Built-in groups with administrative rights are refused.
 	AllowedLocalGroups []string `json:"allowedLocalGroups,omitempty"`
