@@ -35,7 +35,10 @@ type ServerOptions struct {
 	ShutdownDelay time.Duration
 	// MaxInFlight bounds concurrently handled requests; more wait their turn.
 	MaxInFlight int
-	Log         logr.Logger
+	// ReadHeaderTimeout and ReadTimeout cut off slow clients; 0 means 5s and 30s.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	Log               logr.Logger
 }
 
 // Server is a controller-runtime webhook.Server with hardened HTTP settings:
@@ -58,6 +61,12 @@ func NewServer(o ServerOptions) *Server {
 	}
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 64
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 5 * time.Second
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 30 * time.Second
 	}
 	return &Server{opts: o, mux: http.NewServeMux(), sem: make(chan struct{}, o.MaxInFlight)}
 }
@@ -111,12 +120,11 @@ func (s *Server) Start(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           s.mux,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		ReadTimeout:       s.opts.ReadTimeout,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          nil,
 	}
 	if !s.opts.EnableHTTP2 {
 		// A non-nil empty map turns off the server's automatic HTTP/2.
