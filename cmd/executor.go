@@ -1,17 +1,156 @@
 package cmd
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/executor"
 )
 
+type executorOptions struct {
+	tasksDir       string
+	configPath     string
+	nodeName       string
+	metricsAddress string
+	stateFile      string
+	reloadInterval time.Duration
+	once           bool
+}
+
 func newExecutorCommand() *cobra.Command {
-	return &cobra.Command{
+	o := executorOptions{nodeName: os.Getenv("NODE_NAME")}
+	cmd := &cobra.Command{
 		Use:   "executor",
-		Short: "executor (not implemented yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return &ExitError{Code: 2, Err: errors.New("executor is not implemented yet")}
+		Short: "Run node tasks in Windows Job Objects, with limits, timeouts and a report",
+		Long: `executor runs on each Windows node as a HostProcess DaemonSet. It reads
+executor.hostprocess.dev/v1alpha1 Task files from --tasks-dir (a mounted
+ConfigMap, not via subPath), reloads them when they change, and runs each in a
+Job Object of its own when its trigger says. With --config it also creates the
+admission configuration's allowedLocalGroups on the node (ensureLocalGroups).
+
+Each event is a JSON line on stdout. On SIGTERM every running job is ended and
+reported before the executor exits.
+
+Exit codes: 0 success; 1 with --once, a run did not succeed; 2 usage or
+configuration errors.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runExecutor(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.tasksDir, "tasks-dir", "", "directory of task files (required)")
+	f.StringVar(&o.configPath, "config", "", "admission configuration whose allowedLocalGroups ensureLocalGroups creates; none: no ensureLocalGroups")
+	f.StringVar(&o.nodeName, "node-name", o.nodeName, "name of this node in reports (default $NODE_NAME)")
+	f.StringVar(&o.metricsAddress, "metrics-bind-address", ":9090", `address of the Prometheus metrics endpoint; "0" disables it`)
+	f.StringVar(&o.stateFile, "state-file", "", "file that remembers which once tasks ran, across restarts; none: in memory")
+	f.DurationVar(&o.reloadInterval, "reload-interval", executor.DefaultReloadInterval, "how often the tasks directory and the configuration are read again")
+	f.BoolVar(&o.once, "once", false, "run each task that is due at start once, one after the other, and exit")
+	return cmd
+}
+
+func runExecutor(ctx context.Context, stdout, stderr io.Writer, o executorOptions) error {
+	if o.tasksDir == "" {
+		return &ExitError{Code: 2, Err: errors.New("--tasks-dir is required")}
+	}
+	if o.reloadInterval <= 0 {
+		return &ExitError{Code: 2, Err: errors.New("--reload-interval must be positive")}
+	}
+	state, err := executor.OpenState(o.stateFile)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	backend, err := executor.NewBackend()
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	var localGroups func() ([]string, error)
+	if o.configPath != "" {
+		// Read once now so a wrong file fails at start, then at each reload.
+		if _, err := config.Load(o.configPath); err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		localGroups = func() ([]string, error) {
+			c, err := config.Load(o.configPath)
+			if err != nil {
+				return nil, err
+			}
+			return c.AllowedLocalGroups, nil
+		}
+	}
+
+	reporters := executor.MultiReporter{executor.NewJSONReporter(stdout)}
+	// SIGTERM is also what Go delivers on Windows for CTRL_SHUTDOWN_EVENT.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if o.metricsAddress != "0" && o.metricsAddress != "" {
+		metrics := executor.NewMetricsReporter()
+		reporters = append(reporters, metrics)
+		shutdown, err := serveMetrics(o.metricsAddress, metrics.Handler(), stderr)
+		if err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		defer shutdown()
+	}
+
+	opts := executor.Options{
+		TasksDir:       o.tasksDir,
+		LocalGroups:    localGroups,
+		Node:           o.nodeName,
+		Backend:        backend,
+		Reporter:       reporters,
+		State:          state,
+		ReloadInterval: o.reloadInterval,
+		Log:            stderr,
+	}
+	if !o.once {
+		return executor.Run(ctx, opts)
+	}
+	reports, err := executor.RunOnce(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "executor:", err)
+	}
+	failed := 0
+	for _, r := range reports {
+		if r.Outcome != executor.OutcomeSucceeded {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d runs did not succeed", failed, len(reports))}
+	}
+	return nil
+}
+
+// serveMetrics serves /metrics on address until the returned function is
+// called.
+func serveMetrics(address string, handler http.Handler, stderr io.Writer) (func(), error) {
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-bind-address: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", handler)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(stderr, "executor: metrics:", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }

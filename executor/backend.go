@@ -55,9 +55,9 @@ type RunSpec struct {
 
 // RunResult is what a backend measured of a started run.
 type RunResult struct {
-	// ExitCode is the main process's exit code. A process killed by signal N
-	// on Linux reports 128+N, except after a timeout or termination, which
-	// report ExitCodeTimedOut or ExitCodeTerminated on every platform.
+	// ExitCode is the main process's exit code. A main process the backend
+	// ended reports ExitCodeTimedOut or ExitCodeTerminated on every
+	// platform; one killed by another signal N on Linux reports 128+N.
 	ExitCode int
 	// TimedOut is set when the run hit its timeout and its tree was ended.
 	TimedOut bool

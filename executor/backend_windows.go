@@ -32,9 +32,20 @@ type jobBackend struct {
 	caps Capabilities
 }
 
-// NewBackend returns the job object backend.
+// NewBackend returns the job object backend, with its capabilities probed:
+// every limit is set on a job of its own and read back.
 func NewBackend() (Backend, error) {
-	return &jobBackend{caps: Capabilities{Backend: "jobobject", KillTree: "job object (TerminateJobObject, kill on job close)"}}, nil
+	caps := Capabilities{Backend: "jobobject", KillTree: "job object (TerminateJobObject, kill on job close)"}
+	// No task name has a dot, so the probe's job never meets a task's.
+	j, err := createJob(fmt.Sprintf("probe.%d", os.Getpid()))
+	if err != nil {
+		return nil, fmt.Errorf("probing job objects: %w", err)
+	}
+	defer j.close()
+	for _, p := range j.applyLimits(ResourceLimits{MemoryBytes: 1 << 30, ProcessMemoryBytes: 1 << 30, CPURatePercent: 100, MaxProcesses: 1000}) {
+		caps.Missing = append(caps.Missing, LimitProblem{Limit: "limits." + p.Limit, Reason: p.Reason})
+	}
+	return &jobBackend{caps: caps}, nil
 }
 
 func (b *jobBackend) Name() string               { return "jobobject" }

@@ -521,6 +521,31 @@ func equalPIDs(a, b []uint32) bool {
 	return true
 }
 
+func TestCapabilitiesListTheLimitsTheOSDoesNotKeep(t *testing.T) {
+	b, err := NewBackend()
+	if err != nil {
+		t.Fatalf("NewBackend: %v", err)
+	}
+	want := []LimitProblem{}
+	if underWine() {
+		want = []LimitProblem{
+			{Limit: "limits.memory", Reason: "set, but the job does not show it in force"},
+			{Limit: "limits.processMemory", Reason: "set, but the job does not show it in force"},
+			{Limit: "limits.cpuRate", Reason: "the OS refused it: Invalid parameter."},
+			{Limit: "limits.maxProcesses", Reason: "set, but the job does not show it in force"},
+		}
+	}
+	got := b.Capabilities().Missing
+	if len(got) != len(want) {
+		t.Fatalf("Missing = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Missing[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
 func TestLimitsTheOSDoesNotKeepAreReported(t *testing.T) {
 	if !underWine() {
 		t.Skip("Windows keeps every limit; TestJobLimitsReadBack covers it")
