@@ -205,7 +205,9 @@ func Setup(mgr manager.Manager, o Options) (<-chan struct{}, error) {
 
 	// The rotator reads the Secret and never creates it: it is created first,
 	// inside the rotator's own Start, so that nothing races.
-	ensure := func(ctx context.Context) error { return ensureSecret(ctx, mgr.GetAPIReader(), mgr.GetClient(), o.Secret, o.Log) }
+	ensure := func(ctx context.Context) error {
+		return ensureSecret(ctx, mgr.GetAPIReader(), mgr.GetClient(), o.Secret, o.Log)
+	}
 	if err := rotator.AddRotator(ensureFirstManager{Manager: mgr, ensure: ensure}, cr); err != nil {
 		return nil, fmt.Errorf("adding the certificate rotator: %w", err)
 	}
