@@ -29,14 +29,14 @@ export WINEARCH=win64
 
 log() { echo "install-wine: $*" >&2; }
 
-# 1. Debian packages, installed only when a tool is missing.
+# 1. Debian packages, installed only when a tool is missing. Debian 12's
+#    wine needs wine64 beside it to run 64-bit programs.
 need=()
-command -v wine >/dev/null 2>&1 || need+=(wine)
-[ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need+=(wine64)
+if ! command -v wine >/dev/null 2>&1 || [ ! -x /usr/lib/wine/wine64 ]; then
+  need+=(wine wine64)
+fi
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need+=(gcc-mingw-w64-x86-64-win32)
 if [ "${#need[@]}" -gt 0 ]; then
-  # wine pulls in wine64 on amd64, but ask for both as Debian 12 needs.
-  case " ${need[*]} " in *" wine "*|*" wine64 "*) need=(wine wine64 "${need[@]}") ;; esac
   log "installing ${need[*]} from Debian's packages"
   sudo=
   [ "$(id -u)" = 0 ] || sudo=sudo
