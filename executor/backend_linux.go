@@ -216,6 +216,10 @@ func (b *linuxBackend) Run(ctx context.Context, spec RunSpec) (*RunResult, error
 	if readDone != nil {
 		<-readDone
 	}
+	if waitDone != nil {
+		// Killed with SIGKILL: it exits once the kernel lets it.
+		<-waitDone
+	}
 	_ = r.Close()
 	res.Finished = time.Now()
 	res.Output = out.Output()

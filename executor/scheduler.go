@@ -172,7 +172,9 @@ func (s *Scheduler) loop(ctx context.Context, w *worker, task TaskSpec, prev <-c
 		case <-timerC:
 			report := s.runTask(ctx, task)
 			due, failures = s.nextDue(task, report, failures)
-			report.NextRun = due
+			if ctx.Err() == nil {
+				report.NextRun = due
+			}
 			s.report(ctx, report)
 		}
 	}
@@ -193,10 +195,11 @@ func (s *Scheduler) nextDue(t TaskSpec, r RunReport, failures int) (*time.Time, 
 	now := s.clock.Now()
 	if r.Reason == ReasonStartFailed {
 		failures++
-		delay := startRetryMin << (failures - 1)
-		if delay > startRetryMax || delay <= 0 {
-			delay = startRetryMax
+		delay := startRetryMin
+		for i := 1; i < failures && delay < startRetryMax; i++ {
+			delay *= 2
 		}
+		delay = min(delay, startRetryMax)
 		if t.Trigger == TriggerInterval && t.Interval > delay {
 			delay = t.Interval
 		}

@@ -131,6 +131,8 @@ func TestATaskThatCannotStartIsRetriedWithAGrowingDelay(t *testing.T) {
 		{name: "once: 30s, then doubling", doc: "name: a\ncommand: [x]\n", delays: []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute}},
 		{name: "onChange: 30s, then doubling", doc: "name: a\ncommand: [x]\ntrigger: onChange\n", delays: []time.Duration{30 * time.Second, time.Minute}},
 		{name: "interval: never sooner than the interval", doc: "name: a\ncommand: [x]\ntrigger: interval\ninterval: 90s\n", delays: []time.Duration{90 * time.Second, 90 * time.Second, 2 * time.Minute}},
+		{name: "once: at most 10m", doc: "name: a\ncommand: [x]\n", delays: []time.Duration{
+			30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute, 10 * time.Minute}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
