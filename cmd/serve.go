@@ -163,8 +163,9 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		Log:          log.WithName("admission"),
 		MaxBodyBytes: o.maxBodyBytes,
 	}
-	server.Register(webhook.ValidatePath, handler.Validate())
-	server.Register(webhook.MutatePath, handler.Mutate())
+	// GetWebhookServer adds the server to the manager's runnables.
+	mgr.GetWebhookServer().Register(webhook.ValidatePath, handler.Validate())
+	mgr.GetWebhookServer().Register(webhook.MutatePath, handler.Mutate())
 
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
