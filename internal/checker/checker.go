@@ -1,0 +1,240 @@
+// Package checker evaluates manifests offline, as the admission webhooks
+// would on CREATE: the mutating webhook's defaulting of Pods first, then
+// validation, under the mode that applies to the object.
+package checker
+
+import (
+	"encoding/json"
+	"fmt"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/internal/manifest"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
+)
+
+// DefaultNamespace is the namespace of objects that name none, as kubectl
+// assumes without a context namespace.
+const DefaultNamespace = "default"
+
+// Result is the verdict on one Pod or workload.
+type Result struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	File      string `json:"file"`
+	Document  int    `json:"document"`
+	// Item is the position in a list, 0 outside a list.
+	Item int `json:"item,omitempty"`
+	// Allowed is false when the object has violations and its mode is enforce.
+	Allowed bool        `json:"allowed"`
+	Mode    config.Mode `json:"mode"`
+	// Exempt is true when the object's namespace is exempt: it is not evaluated.
+	Exempt      bool               `json:"exempt"`
+	HostProcess bool               `json:"hostProcess"`
+	Violations  []policy.Violation `json:"violations"`
+	Warnings    []string           `json:"warnings"`
+	// Patch is what the mutating webhook would add to a Pod.
+	Patch []policy.PatchOp `json:"patch"`
+
+	// where is the source as shown in text output.
+	where string
+}
+
+// Skipped is an object that is neither a Pod nor a workload.
+type Skipped struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	File      string `json:"file"`
+	Document  int    `json:"document"`
+	Item      int    `json:"item,omitempty"`
+	Reason    string `json:"reason"`
+
+	where string
+}
+
+// Summary counts the objects of a report.
+type Summary struct {
+	Objects  int `json:"objects"`
+	Admitted int `json:"admitted"`
+	Denied   int `json:"denied"`
+	Skipped  int `json:"skipped"`
+}
+
+// Report is the outcome of checking every object of the input, in input
+// order.
+type Report struct {
+	Results []Result  `json:"results"`
+	Skipped []Skipped `json:"skipped"`
+	Summary Summary   `json:"summary"`
+	// Notes are remarks for the user, such as a namespace evaluated without
+	// its labels. They belong on stderr, not in the JSON document.
+	Notes []string `json:"-"`
+}
+
+// Check evaluates every Pod and workload of objs under p. Namespace objects
+// among objs supply the labels that namespace rules select on.
+func Check(p *policy.Policy, objs []manifest.Object) *Report {
+	r := &Report{Results: []Result{}, Skipped: []Skipped{}}
+	namespaces := map[string]map[string]string{}
+	perFile := map[string]int{}
+	for _, o := range objs {
+		if ns, ok := o.Object.(*corev1.Namespace); ok {
+			if _, seen := namespaces[ns.Name]; !seen {
+				namespaces[ns.Name] = ns.Labels
+			}
+		}
+		perFile[o.Source.File]++
+	}
+	noted := map[string]bool{}
+	for _, o := range objs {
+		// The document is shown only where the file holds several objects.
+		where := o.Source.File
+		if perFile[o.Source.File] > 1 {
+			where = o.Source.String()
+		}
+		tmpl, err := policy.Extract(o.Object)
+		if err != nil {
+			r.skip(o, where)
+			continue
+		}
+		res := check(p, o, tmpl, namespaces)
+		res.where = where
+		if p.NeedsNamespaceLabels() && res.HostProcess && !res.Exempt && !noted[res.Namespace] {
+			if _, ok := namespaces[res.Namespace]; !ok {
+				noted[res.Namespace] = true
+				r.Notes = append(r.Notes, fmt.Sprintf(
+					"namespace %s has no Namespace object in the input: namespace rules see only its name (%s=%s)",
+					res.Namespace, policy.NamespaceNameLabel, res.Namespace))
+			}
+		}
+		r.Results = append(r.Results, res)
+		if res.Allowed {
+			r.Summary.Admitted++
+		} else {
+			r.Summary.Denied++
+		}
+	}
+	r.Summary.Objects = len(objs)
+	r.Summary.Skipped = len(r.Skipped)
+	return r
+}
+
+// Denied reports whether any object was denied.
+func (r *Report) Denied() bool { return r.Summary.Denied > 0 }
+
+func (r *Report) skip(o manifest.Object, where string) {
+	s := Skipped{
+		Kind: o.GVK.Kind, File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item,
+		Reason: "not a pod or workload", where: where,
+	}
+	if m, err := meta.Accessor(o.Object); err == nil {
+		s.Namespace, s.Name = m.GetNamespace(), m.GetName()
+	}
+	switch {
+	case podKinds[o.GVK.GroupKind()]:
+		// Extract handles the served version of each kind with a pod spec.
+		s.Reason = o.GVK.GroupVersion().String() + " is not evaluated: the API server no longer serves it"
+	case o.GVK.Kind == "Namespace" && o.GVK.Group == "":
+		s.Reason += "; its labels are used by namespace rules"
+	case o.GVK.GroupKind() == configGroupKind:
+		s.Reason += "; pass a configuration with --config"
+	}
+	r.Skipped = append(r.Skipped, s)
+}
+
+// podKinds are the kinds with a pod spec, in any group that has had them.
+var podKinds = map[schema.GroupKind]bool{
+	{Kind: "Pod"}:                             true,
+	{Kind: "ReplicationController"}:           true,
+	{Kind: "PodTemplate"}:                     true,
+	{Group: "apps", Kind: "Deployment"}:       true,
+	{Group: "apps", Kind: "ReplicaSet"}:       true,
+	{Group: "apps", Kind: "StatefulSet"}:      true,
+	{Group: "apps", Kind: "DaemonSet"}:        true,
+	{Group: "extensions", Kind: "Deployment"}: true,
+	{Group: "extensions", Kind: "ReplicaSet"}: true,
+	{Group: "extensions", Kind: "DaemonSet"}:  true,
+	{Group: "batch", Kind: "Job"}:             true,
+	{Group: "batch", Kind: "CronJob"}:         true,
+}
+
+// configGroupKind is the AdmissionConfiguration, which is easily passed
+// with -f by mistake.
+var configGroupKind = schema.FromAPIVersionAndKind(config.APIVersion, config.Kind).GroupKind()
+
+// check evaluates one Pod or workload.
+func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces map[string]map[string]string) Result {
+	m, _ := meta.Accessor(o.Object) // Extract succeeded, so o.Object has metadata.
+	res := Result{
+		Kind: o.GVK.Kind, Namespace: m.GetNamespace(), Name: m.GetName(),
+		File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item,
+		Allowed: true, Mode: p.ModeFor(tmpl.Workload),
+		Violations: []policy.Violation{}, Warnings: []string{}, Patch: []policy.PatchOp{},
+	}
+	if res.Namespace == "" {
+		res.Namespace = DefaultNamespace
+	}
+	res.HostProcess = tmpl.Spec != nil && policy.IsHostProcess(tmpl.Spec)
+	if p.ExemptNamespace(res.Namespace) {
+		res.Exempt = true
+		return res
+	}
+	in := policy.Input{
+		Namespace: policy.Namespace{Name: res.Namespace, Labels: namespaces[res.Namespace]},
+		Spec:      tmpl.Spec,
+		SpecPath:  tmpl.SpecPath,
+	}
+	if pod, ok := o.Object.(*corev1.Pod); ok {
+		if patch := p.Default(in); len(patch) > 0 {
+			res.Patch = patch
+			// The API server applies the patch to the pod as JSON, where an
+			// empty map or list is left out; a patch that adds to one fails.
+			if defaulted, err := applyPatch(pod, patch); err != nil {
+				res.Warnings = append(res.Warnings, fmt.Sprintf(
+					"the default patch does not apply to the pod (%v): the API server would fail the request", err))
+			} else {
+				in.Spec = &defaulted.Spec
+			}
+		}
+	}
+	pr := p.Evaluate(in)
+	res.HostProcess = pr.HostProcess
+	if pr.Violations != nil {
+		res.Violations = pr.Violations
+	}
+	res.Warnings = append(res.Warnings, pr.Warnings...)
+	res.Allowed = len(res.Violations) == 0 || res.Mode != config.ModeEnforce
+	return res
+}
+
+// applyPatch returns a copy of pod with the JSON patch applied, as the API
+// server applies a mutating webhook's patch.
+func applyPatch(pod *corev1.Pod, ops []policy.PatchOp) (*corev1.Pod, error) {
+	doc, err := json.Marshal(pod)
+	if err != nil {
+		return nil, err
+	}
+	patchJSON, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	patch, err := jsonpatch.DecodePatch(patchJSON)
+	if err != nil {
+		return nil, err
+	}
+	patched, err := patch.Apply(doc)
+	if err != nil {
+		return nil, err
+	}
+	out := &corev1.Pod{}
+	if err := json.Unmarshal(patched, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
