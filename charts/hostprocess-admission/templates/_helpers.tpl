@@ -1,0 +1,162 @@
+{{/*
+Names. The fullname is also the name of the Service, of both webhook
+configurations and the prefix of every other object.
+*/}}
+{{- define "hostprocess-admission.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hostprocess-admission.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "hostprocess-admission.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hostprocess-admission.labels" -}}
+helm.sh/chart: {{ include "hostprocess-admission.chart" . }}
+{{ include "hostprocess-admission.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "hostprocess-admission.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "hostprocess-admission.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: webhook
+{{- end }}
+
+{{- define "hostprocess-admission.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "hostprocess-admission.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding tls.crt and tls.key (and, when self-managed, the CA). */}}
+{{- define "hostprocess-admission.certSecretName" -}}
+{{- if eq .Values.certificates.mode "external" }}
+{{- required "certificates.external.secretName is required when certificates.mode is external" .Values.certificates.external.secretName }}
+{{- else }}
+{{- printf "%s-cert" (include "hostprocess-admission.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "hostprocess-admission.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+clientConfig of every webhook: the Service, and for the external mode the
+CA bundle the operator gave. selfManaged leaves caBundle to the webhook
+(it writes it, and helm upgrade leaves it alone since the chart never sets
+it); certManager leaves it to cert-manager's CA injector.
+*/}}
+{{- define "hostprocess-admission.clientConfig" -}}
+{{- $ctx := index . 0 }}
+{{- $path := index . 1 -}}
+service:
+  name: {{ include "hostprocess-admission.fullname" $ctx }}
+  namespace: {{ $ctx.Release.Namespace }}
+  path: {{ $path }}
+  port: 443
+{{- if eq $ctx.Values.certificates.mode "external" }}
+caBundle: {{ required "certificates.external.caBundle is required when certificates.mode is external" $ctx.Values.certificates.external.caBundle | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "hostprocess-admission.webhookAnnotations" -}}
+{{- if eq .Values.certificates.mode "certManager" }}
+cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "hostprocess-admission.fullname" . }}-serving
+{{- end }}
+{{- end }}
+
+{{/*
+namespaceSelector of every webhook: never the release namespace (the
+webhook must not depend on itself; kubernetes.io/metadata.name is set by the
+API server and cannot be forged), never the extra excluded namespaces, and
+never a namespace labelled with the opt-out label. Labelling namespaces needs
+"update" or "patch" on the cluster-scoped Namespace resource: grant it to
+cluster admins only.
+*/}}
+{{- define "hostprocess-admission.namespaceSelector" -}}
+matchExpressions:
+- key: kubernetes.io/metadata.name
+  operator: NotIn
+  values:
+  {{- range (prepend .Values.webhook.excludedNamespaces .Release.Namespace | uniq) }}
+  - {{ . | quote }}
+  {{- end }}
+- key: {{ .Values.webhook.optOutLabel.key | quote }}
+  operator: NotIn
+  values:
+  - {{ .Values.webhook.optOutLabel.value | quote }}
+{{- end }}
+
+{{/*
+CEL. "hostprocess-admission.cel.hostProcess" takes the CEL path of a pod spec
+that is known to exist and is true when the pod level, or any init, regular
+or ephemeral container, sets securityContext.windowsOptions.hostProcess to
+true. Every field on the way is guarded with has(): a matchCondition that
+fails to evaluate would take the webhook's failurePolicy (Fail for pods), so
+no pod may make it fail.
+*/}}
+{{- define "hostprocess-admission.cel.containerHostProcess" -}}
+has(c.securityContext) && has(c.securityContext.windowsOptions) && has(c.securityContext.windowsOptions.hostProcess) && c.securityContext.windowsOptions.hostProcess == true
+{{- end }}
+
+{{- define "hostprocess-admission.cel.hostProcess" -}}
+{{- $s := . -}}
+{{- $c := include "hostprocess-admission.cel.containerHostProcess" nil -}}
+(has({{ $s }}.securityContext) && has({{ $s }}.securityContext.windowsOptions) && has({{ $s }}.securityContext.windowsOptions.hostProcess) && {{ $s }}.securityContext.windowsOptions.hostProcess == true) || (has({{ $s }}.containers) && {{ $s }}.containers.exists(c, {{ $c }})) || (has({{ $s }}.initContainers) && {{ $s }}.initContainers.exists(c, {{ $c }})) || (has({{ $s }}.ephemeralContainers) && {{ $s }}.ephemeralContainers.exists(c, {{ $c }}))
+{{- end }}
+
+{{/* Pods: the pod's own spec. For pods/ephemeralcontainers, object is the pod with its new ephemeral containers. */}}
+{{- define "hostprocess-admission.cel.podIsHostProcess" -}}
+has(object.spec) && ({{ include "hostprocess-admission.cel.hostProcess" "object.spec" }})
+{{- end }}
+
+{{/*
+Pod UPDATEs reach the webhook only when they change a container list (an image,
+for the allowedImages rule) or go through a subresource (pods/ephemeralcontainers).
+Relabelling, annotating and finalizing a HostProcess pod then never depends on
+the webhook being up.
+*/}}
+{{- define "hostprocess-admission.cel.podChangesContainers" -}}
+request.operation != 'UPDATE' || request.subResource != '' || !has(object.spec) || !has(oldObject.spec) || (has(object.spec.containers) ? object.spec.containers : []) != (has(oldObject.spec.containers) ? oldObject.spec.containers : []) || (has(object.spec.initContainers) ? object.spec.initContainers : []) != (has(oldObject.spec.initContainers) ? oldObject.spec.initContainers : []) || (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers : []) != (has(oldObject.spec.ephemeralContainers) ? oldObject.spec.ephemeralContainers : [])
+{{- end }}
+
+{{/*
+Workloads: the pod template at spec.jobTemplate.spec.template.spec for
+CronJobs, template.spec for PodTemplates and spec.template.spec for the rest
+(Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs,
+ReplicationControllers, whose template is optional).
+*/}}
+{{- define "hostprocess-admission.cel.workloadIsHostProcess" -}}
+request.resource.resource == 'cronjobs' ? (has(object.spec) && has(object.spec.jobTemplate) && has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && has(object.spec.jobTemplate.spec.template.spec) && ({{ include "hostprocess-admission.cel.hostProcess" "object.spec.jobTemplate.spec.template.spec" }})) : request.resource.resource == 'podtemplates' ? (has(object.template) && has(object.template.spec) && ({{ include "hostprocess-admission.cel.hostProcess" "object.template.spec" }})) : (has(object.spec) && has(object.spec.template) && has(object.spec.template.spec) && ({{ include "hostprocess-admission.cel.hostProcess" "object.spec.template.spec" }}))
+{{- end }}
+
+{{/*
+Workload UPDATEs reach the webhook only when the pod template changes, so
+that controllers' own updates (the Deployment controller's revision
+annotation, scaling, labels) never depend on the webhook.
+*/}}
+{{- define "hostprocess-admission.cel.workloadChangesTemplate" -}}
+request.operation != 'UPDATE' || (request.resource.resource == 'cronjobs' ? (!has(oldObject.spec) || !has(oldObject.spec.jobTemplate) || !has(object.spec) || !has(object.spec.jobTemplate) || object.spec.jobTemplate != oldObject.spec.jobTemplate) : request.resource.resource == 'podtemplates' ? (!has(oldObject.template) || !has(object.template) || object.template != oldObject.template) : (!has(oldObject.spec) || !has(oldObject.spec.template) || !has(object.spec) || !has(object.spec.template) || object.spec.template != oldObject.spec.template))
+{{- end }}
