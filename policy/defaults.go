@@ -67,7 +67,9 @@ func defaultNodeSelector(ops []PatchOp, spec *corev1.PodSpec) []PatchOp {
 			return ops
 		}
 	}
-	if spec.NodeSelector == nil {
+	// An empty map is left out when the API server serializes the pod, so it
+	// gets the whole field; "add" also replaces an empty one that is present.
+	if len(spec.NodeSelector) == 0 {
 		return append(ops, add("/spec/nodeSelector", map[string]string{OSLabel: string(corev1.Windows)}))
 	}
 	return append(ops, add("/spec/nodeSelector/kubernetes.io~1os", string(corev1.Windows)))
@@ -84,7 +86,7 @@ func defaultTolerations(ops []PatchOp, spec *corev1.PodSpec, want []corev1.Toler
 	if len(missing) == 0 {
 		return ops
 	}
-	if spec.Tolerations == nil {
+	if len(spec.Tolerations) == 0 {
 		return append(ops, add("/spec/tolerations", missing))
 	}
 	for _, t := range missing {
@@ -155,7 +157,7 @@ func defaultLocalGroupAffinity(ops []PatchOp, spec *corev1.PodSpec) []PatchOp {
 			continue
 		}
 		path := termsPath + "/" + strconv.Itoa(i) + "/matchExpressions"
-		if terms[i].MatchExpressions == nil {
+		if len(terms[i].MatchExpressions) == 0 {
 			ops = append(ops, add(path, []corev1.NodeSelectorRequirement{localGroupsReady}))
 		} else {
 			ops = append(ops, add(path+"/-", localGroupsReady))

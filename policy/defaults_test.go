@@ -37,6 +37,18 @@ func TestDefault(t *testing.T) {
 		pod:  func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"agentpool": "win"} },
 		want: `[{"op":"add","path":"/spec/nodeSelector/kubernetes.io~1os","value":"windows"}]`,
 	}, {
+		name: "an empty nodeSelector, which serializes to nothing, gets the whole field",
+		pod:  func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{} },
+		want: `[{"op":"add","path":"/spec/nodeSelector","value":{"kubernetes.io/os":"windows"}}]`,
+	}, {
+		name:   "an empty toleration list gets the whole field",
+		config: withTolerations,
+		pod: func(p *corev1.Pod) {
+			p.Spec.NodeSelector = map[string]string{OSLabel: "windows"}
+			p.Spec.Tolerations = []corev1.Toleration{}
+		},
+		want: `[{"op":"add","path":"/spec/tolerations","value":[{"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"}]}]`,
+	}, {
 		name: "a nodeSelector on kubernetes.io/os is never overwritten, even for linux",
 		pod:  func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{OSLabel: "linux"} },
 		want: `null`,
