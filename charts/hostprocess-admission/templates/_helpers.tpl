@@ -139,7 +139,7 @@ Relabelling, annotating and finalizing a HostProcess pod then never depends on
 the webhook being up.
 */}}
 {{- define "hostprocess-admission.cel.podChangesContainers" -}}
-request.operation != 'UPDATE' || request.subResource != '' || !has(object.spec) || !has(oldObject.spec) || (has(object.spec.containers) ? object.spec.containers : []) != (has(oldObject.spec.containers) ? oldObject.spec.containers : []) || (has(object.spec.initContainers) ? object.spec.initContainers : []) != (has(oldObject.spec.initContainers) ? oldObject.spec.initContainers : []) || (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers : []) != (has(oldObject.spec.ephemeralContainers) ? oldObject.spec.ephemeralContainers : [])
+request.operation != 'UPDATE' || (has(request.subResource) && request.subResource != '') || !has(object.spec) || !has(oldObject.spec) || (has(object.spec.containers) ? object.spec.containers : []) != (has(oldObject.spec.containers) ? oldObject.spec.containers : []) || (has(object.spec.initContainers) ? object.spec.initContainers : []) != (has(oldObject.spec.initContainers) ? oldObject.spec.initContainers : []) || (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers : []) != (has(oldObject.spec.ephemeralContainers) ? oldObject.spec.ephemeralContainers : [])
 {{- end }}
 
 {{/*

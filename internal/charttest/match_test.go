@@ -1,0 +1,393 @@
+//go:build !windows
+
+package charttest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// The matchConditions are tested in the real API server with no webhook
+// behind the chart's configurations (no pods, no endpoints) and every
+// failurePolicy Fail: a request that reaches a webhook fails, naming it,
+// and a request the conditions exclude succeeds. So a plain pod that is
+// created proves that it never depended on the webhook.
+
+const (
+	covered  = "match-covered" // the webhooks apply
+	optedOut = "match-opted-out"
+)
+
+func errCalling(hook string) string { return fmt.Sprintf("failed calling webhook %q", hook) }
+
+// expectReached fails unless err is the failure of calling hook.
+func expectReached(t *testing.T, err error, hook string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("admitted without calling %s", hook)
+	} else if !strings.Contains(err.Error(), errCalling(hook)) {
+		t.Errorf("want a failed call to %s, got: %v", hook, err)
+	}
+}
+
+func expectNotReached(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Errorf("refused, want admitted without any webhook: %v", err)
+	}
+}
+
+func hp(b bool) *corev1.SecurityContext {
+	return &corev1.SecurityContext{WindowsOptions: &corev1.WindowsSecurityContextOptions{HostProcess: &b, RunAsUserName: new(`NT AUTHORITY\SYSTEM`)}}
+}
+
+func podHP(b bool) *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{WindowsOptions: &corev1.WindowsSecurityContextOptions{HostProcess: &b, RunAsUserName: new(`NT AUTHORITY\SYSTEM`)}}
+}
+
+const image = "mcr.microsoft.com/oss/kubernetes/windows-host-process-containers-base-image:v1.0.0"
+
+// podSpecs are pod specs by the part of the CEL they exercise.
+var (
+	plainSpecs = map[string]func() corev1.PodSpec{
+		"no securityContext at all": func() corev1.PodSpec {
+			return corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: image}}}
+		},
+		"a pod securityContext without windowsOptions": func() corev1.PodSpec {
+			return corev1.PodSpec{SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: new(true)},
+				Containers: []corev1.Container{{Name: "c", Image: image, SecurityContext: &corev1.SecurityContext{}}}}
+		},
+		"windowsOptions without hostProcess at pod and container level": func() corev1.PodSpec {
+			return corev1.PodSpec{
+				SecurityContext: &corev1.PodSecurityContext{WindowsOptions: &corev1.WindowsSecurityContextOptions{RunAsUserName: new("ContainerUser")}},
+				InitContainers: []corev1.Container{{Name: "i", Image: image, SecurityContext: &corev1.SecurityContext{
+					WindowsOptions: &corev1.WindowsSecurityContextOptions{RunAsUserName: new("ContainerAdministrator")}}}},
+				Containers: []corev1.Container{{Name: "c", Image: image, SecurityContext: &corev1.SecurityContext{
+					WindowsOptions: &corev1.WindowsSecurityContextOptions{}}}},
+			}
+		},
+		"hostProcess false at pod level": func() corev1.PodSpec {
+			return corev1.PodSpec{SecurityContext: podHP(false), Containers: []corev1.Container{{Name: "c", Image: image}}}
+		},
+		"hostProcess false on every container": func() corev1.PodSpec {
+			return corev1.PodSpec{
+				InitContainers: []corev1.Container{{Name: "i", Image: image, SecurityContext: hp(false)}},
+				Containers:     []corev1.Container{{Name: "a", Image: image, SecurityContext: hp(false)}, {Name: "b", Image: image, SecurityContext: hp(false)}},
+			}
+		},
+	}
+	hostProcessSpecs = map[string]func() corev1.PodSpec{
+		"hostProcess at pod level": func() corev1.PodSpec {
+			return corev1.PodSpec{HostNetwork: true, SecurityContext: podHP(true), Containers: []corev1.Container{{Name: "c", Image: image}}}
+		},
+		"hostProcess on every container, not at pod level": func() corev1.PodSpec {
+			return corev1.PodSpec{HostNetwork: true,
+				InitContainers: []corev1.Container{{Name: "i", Image: image, SecurityContext: hp(true)}},
+				Containers:     []corev1.Container{{Name: "a", Image: image, SecurityContext: hp(true)}, {Name: "b", Image: image, SecurityContext: hp(true)}}}
+		},
+		"hostProcess on the second container only": func() corev1.PodSpec {
+			return corev1.PodSpec{HostNetwork: true,
+				Containers: []corev1.Container{{Name: "a", Image: image}, {Name: "b", Image: image, SecurityContext: hp(true)}}}
+		},
+		"hostProcess on an init container only": func() corev1.PodSpec {
+			return corev1.PodSpec{HostNetwork: true,
+				InitContainers: []corev1.Container{{Name: "i", Image: image, SecurityContext: hp(true)}},
+				Containers:     []corev1.Container{{Name: "c", Image: image}}}
+		},
+	}
+)
+
+func createNamespace(t *testing.T, ctx context.Context, name string, labels map[string]string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := env.Client.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), ns) })
+}
+
+// optIn removes the opt-out label from a namespace, and waits until the
+// API server's webhook namespace matcher has seen it: until probe reaches
+// hook.
+func optIn(t *testing.T, ctx context.Context, ns string, hook string, probe func() error) {
+	t.Helper()
+	patch := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"remove","path":"/metadata/labels/hostprocess.dev~1webhook"}]`))
+	if err := env.Client.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, patch); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := probe()
+		if err != nil && strings.Contains(err.Error(), errCalling(hook)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("namespace %s still not covered after a minute: %v", ns, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func TestMatchConditionsInTheAPIServer(t *testing.T) {
+	ctx := testContext(t, 8*time.Minute)
+	install(t, "--set", "webhook.workloads.failurePolicy=Fail")
+	// Without the Service every call fails at once, whatever the resolver.
+	if err := env.Client.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fullname}}); err != nil {
+		t.Fatal(err)
+	}
+	createNamespace(t, ctx, covered, nil)
+	createNamespace(t, ctx, optedOut, map[string]string{"hostprocess.dev/webhook": "disabled"})
+
+	pod := func(ns, name string, spec corev1.PodSpec) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec}
+	}
+	i := 0
+	next := func() string { i++; return fmt.Sprintf("p%d", i) }
+
+	t.Run("pods that are not HostProcess never reach the webhook", func(t *testing.T) {
+		for name, spec := range plainSpecs {
+			t.Run(name, func(t *testing.T) {
+				expectNotReached(t, env.Client.Create(ctx, pod(covered, next(), spec())))
+			})
+		}
+	})
+	t.Run("HostProcess pods fail closed", func(t *testing.T) {
+		for name, spec := range hostProcessSpecs {
+			t.Run(name, func(t *testing.T) {
+				// The mutating webhook comes first.
+				expectReached(t, env.Client.Create(ctx, pod(covered, next(), spec())), "mutate.hostprocess.dev")
+			})
+		}
+	})
+	t.Run("HostProcess pods in the release namespace and in opted-out namespaces never reach the webhook", func(t *testing.T) {
+		for _, ns := range []string{namespace, optedOut} {
+			p := pod(ns, next(), hostProcessSpecs["hostProcess at pod level"]())
+			expectNotReached(t, env.Client.Create(ctx, p))
+			_ = env.Client.Delete(ctx, p)
+		}
+	})
+
+	t.Run("ephemeral containers", func(t *testing.T) {
+		plain := pod(covered, "plain-for-debug", plainSpecs["no securityContext at all"]())
+		if err := env.Client.Create(ctx, plain); err != nil {
+			t.Fatal(err)
+		}
+		// debug adds an ephemeral container to the pod as it is now (a stale
+		// resourceVersion would fail with a conflict before validating
+		// webhooks run).
+		debug := func(of *corev1.Pod, name string, sc *corev1.SecurityContext) error {
+			p := &corev1.Pod{}
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(of), p); err != nil {
+				return err
+			}
+			p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{
+				EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: name, Image: image, SecurityContext: sc}})
+			return env.Client.SubResource("ephemeralcontainers").Update(ctx, p)
+		}
+		t.Run("a normal debug container in a normal pod never reaches the webhook", func(t *testing.T) {
+			expectNotReached(t, debug(plain, "debug", nil))
+		})
+		t.Run("a HostProcess debug container in a normal pod is refused", func(t *testing.T) {
+			err := debug(plain, "hp-debug", hp(true))
+			if err == nil {
+				t.Fatal("a HostProcess ephemeral container was added to a normal pod")
+			}
+			// The API server's own validation refuses mixing HostProcess and
+			// other containers before validating webhooks run; either
+			// refusal is right, the webhook's is checked when the pod allows
+			// it (below).
+			if !strings.Contains(err.Error(), errCalling("validate.hostprocess.dev")) && !apierrors.IsInvalid(err) {
+				t.Errorf("unexpected error: %v", err)
+			}
+			t.Logf("refused with: %v", err)
+		})
+
+		// A HostProcess pod in a covered namespace: created while the
+		// namespace opted out, then opted in.
+		hpPod := pod(optedOut, "hostprocess-running", hostProcessSpecs["hostProcess at pod level"]())
+		if err := env.Client.Create(ctx, hpPod); err != nil {
+			t.Fatal(err)
+		}
+		optIn(t, ctx, optedOut, "validate.hostprocess.dev", func() error {
+			return debug(hpPod, fmt.Sprintf("probe%d", time.Now().UnixNano()), hp(true))
+		})
+		t.Run("a HostProcess debug container in a HostProcess pod reaches the webhook", func(t *testing.T) {
+			expectReached(t, debug(hpPod, "hp-debug", hp(true)), "validate.hostprocess.dev")
+		})
+		t.Run("any debug container in a HostProcess pod reaches the webhook", func(t *testing.T) {
+			expectReached(t, debug(hpPod, "debug", nil), "validate.hostprocess.dev")
+		})
+
+		t.Run("pod updates", func(t *testing.T) {
+			update := func(mutate func(*corev1.Pod)) error {
+				p := &corev1.Pod{}
+				if err := env.Client.Get(ctx, client.ObjectKeyFromObject(hpPod), p); err != nil {
+					return err
+				}
+				mutate(p)
+				return env.Client.Update(ctx, p)
+			}
+			t.Run("changing an image reaches the webhook", func(t *testing.T) {
+				expectReached(t, update(func(p *corev1.Pod) { p.Spec.Containers[0].Image = image + "-other" }), "validate.hostprocess.dev")
+			})
+			t.Run("changing the image of a normal pod does not", func(t *testing.T) {
+				p := &corev1.Pod{}
+				if err := env.Client.Get(ctx, client.ObjectKeyFromObject(plain), p); err != nil {
+					t.Fatal(err)
+				}
+				p.Spec.Containers[0].Image = image + "-other"
+				expectNotReached(t, env.Client.Update(ctx, p))
+			})
+			t.Run("relabelling does not", func(t *testing.T) {
+				expectNotReached(t, update(func(p *corev1.Pod) { p.Labels = map[string]string{"team": "a"} }))
+			})
+			t.Run("adding and removing a finalizer does not", func(t *testing.T) {
+				expectNotReached(t, update(func(p *corev1.Pod) { p.Finalizers = append(p.Finalizers, "example.com/hold") }))
+				expectNotReached(t, update(func(p *corev1.Pod) { p.Finalizers = nil }))
+			})
+			t.Run("a status update does not", func(t *testing.T) {
+				p := &corev1.Pod{}
+				if err := env.Client.Get(ctx, client.ObjectKeyFromObject(hpPod), p); err != nil {
+					t.Fatal(err)
+				}
+				p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: "example.com/Checked", Status: corev1.ConditionTrue})
+				expectNotReached(t, env.Client.Status().Update(ctx, p))
+			})
+			t.Run("deleting does not", func(t *testing.T) {
+				expectNotReached(t, env.Client.Delete(ctx, hpPod))
+			})
+		})
+	})
+
+	t.Run("workloads", func(t *testing.T) {
+		const hook = "validate-workloads.hostprocess.dev"
+		hpTemplate := hostProcessSpecs["hostProcess on every container, not at pod level"]
+		for _, kind := range workloadKinds {
+			t.Run(kind.name, func(t *testing.T) {
+				expectNotReached(t, env.Client.Create(ctx, kind.make(covered, "plain", plainSpecs["hostProcess false at pod level"]())))
+				expectReached(t, env.Client.Create(ctx, kind.make(covered, "hostprocess", hpTemplate())), hook)
+				expectReached(t, env.Client.Create(ctx, kind.make(covered, "hostprocess-pod-level", hostProcessSpecs["hostProcess at pod level"]())), hook)
+			})
+		}
+
+		// Updates of HostProcess workloads of every kind: created while their
+		// namespace opted out, then opted in.
+		const ns = optedOut + "-2"
+		createNamespace(t, ctx, ns, map[string]string{"hostprocess.dev/webhook": "disabled"})
+		for _, kind := range workloadKinds {
+			if err := env.Client.Create(ctx, kind.make(ns, "agent", hpTemplate())); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// update re-reads the object and applies mutate to it.
+		update := func(kind int, mutate func(obj client.Object, tmpl *corev1.PodTemplateSpec)) error {
+			obj := workloadKinds[kind].make(ns, "agent", corev1.PodSpec{})
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+				return err
+			}
+			mutate(obj, workloadKinds[kind].template(obj))
+			return env.Client.Update(ctx, obj)
+		}
+		changeTemplate := func(_ client.Object, tmpl *corev1.PodTemplateSpec) {
+			tmpl.Annotations = map[string]string{"restartedAt": time.Now().Format(time.RFC3339Nano)}
+		}
+		optIn(t, ctx, ns, hook, func() error { return update(0, changeTemplate) })
+		for i, kind := range workloadKinds {
+			t.Run(kind.name+" updates", func(t *testing.T) {
+				t.Run("a change of the pod template reaches the webhook", func(t *testing.T) {
+					err := update(i, changeTemplate)
+					if kind.name == "Job" {
+						// A Job's template is immutable: the API server's
+						// validation refuses the change before validating
+						// webhooks run.
+						if !apierrors.IsInvalid(err) {
+							t.Errorf("changing a Job's template: %v, want Invalid", err)
+						}
+						return
+					}
+					expectReached(t, err, hook)
+				})
+				t.Run("labels and annotations do not", func(t *testing.T) {
+					expectNotReached(t, update(i, func(obj client.Object, _ *corev1.PodTemplateSpec) {
+						obj.SetLabels(merge(obj.GetLabels(), "team", "a"))
+						obj.SetAnnotations(merge(obj.GetAnnotations(), "example.com/revision", "2"))
+					}))
+				})
+			})
+		}
+		t.Run("Deployment replicas do not", func(t *testing.T) {
+			expectNotReached(t, update(0, func(obj client.Object, _ *corev1.PodTemplateSpec) {
+				obj.(*appsv1.Deployment).Spec.Replicas = new(int32(3))
+			}))
+		})
+	})
+}
+
+// workloadKinds build each workload kind with a pod template.
+var workloadKinds = []struct {
+	name     string
+	make     func(ns, name string, spec corev1.PodSpec) client.Object
+	template func(client.Object) *corev1.PodTemplateSpec
+}{
+	{"Deployment", func(ns, name string, spec corev1.PodSpec) client.Object {
+		return &appsv1.Deployment{ObjectMeta: meta(ns, name), Spec: appsv1.DeploymentSpec{Selector: sel(), Template: template(spec)}}
+	}, func(o client.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.Deployment).Spec.Template }},
+	{"ReplicaSet", func(ns, name string, spec corev1.PodSpec) client.Object {
+		return &appsv1.ReplicaSet{ObjectMeta: meta(ns, name), Spec: appsv1.ReplicaSetSpec{Selector: sel(), Template: template(spec)}}
+	}, func(o client.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.ReplicaSet).Spec.Template }},
+	{"StatefulSet", func(ns, name string, spec corev1.PodSpec) client.Object {
+		return &appsv1.StatefulSet{ObjectMeta: meta(ns, name), Spec: appsv1.StatefulSetSpec{Selector: sel(), Template: template(spec)}}
+	}, func(o client.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.StatefulSet).Spec.Template }},
+	{"DaemonSet", func(ns, name string, spec corev1.PodSpec) client.Object {
+		return &appsv1.DaemonSet{ObjectMeta: meta(ns, name), Spec: appsv1.DaemonSetSpec{Selector: sel(), Template: template(spec)}}
+	}, func(o client.Object) *corev1.PodTemplateSpec { return &o.(*appsv1.DaemonSet).Spec.Template }},
+	{"Job", func(ns, name string, spec corev1.PodSpec) client.Object {
+		spec.RestartPolicy = corev1.RestartPolicyNever
+		t := template(spec)
+		return &batchv1.Job{ObjectMeta: meta(ns, name), Spec: batchv1.JobSpec{Template: t}}
+	}, func(o client.Object) *corev1.PodTemplateSpec { return &o.(*batchv1.Job).Spec.Template }},
+	{"CronJob", func(ns, name string, spec corev1.PodSpec) client.Object {
+		spec.RestartPolicy = corev1.RestartPolicyOnFailure
+		return &batchv1.CronJob{ObjectMeta: meta(ns, name), Spec: batchv1.CronJobSpec{Schedule: "*/5 * * * *",
+			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: template(spec)}}}}
+	}, func(o client.Object) *corev1.PodTemplateSpec {
+		return &o.(*batchv1.CronJob).Spec.JobTemplate.Spec.Template
+	}},
+	{"ReplicationController", func(ns, name string, spec corev1.PodSpec) client.Object {
+		t := template(spec)
+		return &corev1.ReplicationController{ObjectMeta: meta(ns, name), Spec: corev1.ReplicationControllerSpec{
+			Selector: map[string]string{"app": "x"}, Template: &t}}
+	}, func(o client.Object) *corev1.PodTemplateSpec { return o.(*corev1.ReplicationController).Spec.Template }},
+	{"PodTemplate", func(ns, name string, spec corev1.PodSpec) client.Object {
+		return &corev1.PodTemplate{ObjectMeta: meta(ns, name), Template: template(spec)}
+	}, func(o client.Object) *corev1.PodTemplateSpec { return &o.(*corev1.PodTemplate).Template }},
+}
+
+func merge(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
+}
+
+func meta(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
+
+func sel() *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}
+}
+
+func template(spec corev1.PodSpec) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "x"}}, Spec: spec}
+}
