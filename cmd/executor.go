@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
 	"github.com/hostprocess-admission/hostprocess-admission/executor"
@@ -26,6 +29,8 @@ type executorOptions struct {
 	stateFile      string
 	reloadInterval time.Duration
 	once           bool
+	kubeconfig     string
+	namespace      string
 }
 
 func newExecutorCommand() *cobra.Command {
@@ -39,8 +44,15 @@ ConfigMap, not via subPath), reloads them when they change, and runs each in a
 Job Object of its own when its trigger says. With --config it also creates the
 admission configuration's allowedLocalGroups on the node (ensureLocalGroups).
 
-Each event is a JSON line on stdout. On SIGTERM every running job is ended and
-reported before the executor exits.
+Each event is a JSON line on stdout. With credentials for the Kubernetes API
+(--kubeconfig, or the pod's ServiceAccount, read under
+$CONTAINER_SANDBOX_MOUNT_POINT in a HostProcess container) each run is also an
+Event on the Node, the last run and the counts of every task are kept in the
+ConfigMap hostprocess-executor-status-<node> of --namespace, and
+ensureLocalGroups labels the node hostprocess.dev/local-groups-ready. The API
+server being away never holds up a run: what could not be written is tried
+again later. On SIGTERM every running job is ended and reported before the
+executor exits.
 
 Exit codes: 0 success; 1 with --once, a run did not succeed; 2 usage or
 configuration errors.`,
@@ -57,6 +69,8 @@ configuration errors.`,
 	f.StringVar(&o.stateFile, "state-file", "", "file that remembers which once tasks ran, across restarts; none: in memory")
 	f.DurationVar(&o.reloadInterval, "reload-interval", executor.DefaultReloadInterval, "how often the tasks directory and the configuration are read again")
 	f.BoolVar(&o.once, "once", false, "run each task that is due at start once, one after the other, and exit")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for reporting to Kubernetes; none: the pod's ServiceAccount")
+	f.StringVar(&o.namespace, "namespace", "", "namespace of the node's status ConfigMap (default: the ServiceAccount's namespace, or the kubeconfig context's)")
 	return cmd
 }
 
@@ -103,6 +117,13 @@ func runExecutor(ctx context.Context, stdout, stderr io.Writer, o executorOption
 		}
 		defer shutdown()
 	}
+	kube, err := newKubeReporter(o, stderr)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if kube != nil {
+		reporters = append(reporters, kube)
+	}
 
 	opts := executor.Options{
 		TasksDir:       o.tasksDir,
@@ -115,7 +136,12 @@ func runExecutor(ctx context.Context, stdout, stderr io.Writer, o executorOption
 		Log:            stderr,
 	}
 	if !o.once {
-		return executor.Run(ctx, opts)
+		// Run fails only when the reporters could not flush: logged, as
+		// every reporting error is, never fatal.
+		if err := executor.Run(ctx, opts); err != nil {
+			fmt.Fprintln(stderr, "executor:", err)
+		}
+		return nil
 	}
 	reports, err := executor.RunOnce(ctx, opts)
 	if err != nil {
@@ -131,6 +157,50 @@ func runExecutor(ctx context.Context, stdout, stderr io.Writer, o executorOption
 		return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d runs did not succeed", failed, len(reports))}
 	}
 	return nil
+}
+
+// newKubeReporter returns the Kubernetes reporter, or nil with a line on
+// stderr when no credentials are there: the executor then reports JSON lines
+// and metrics only. A --kubeconfig that cannot be used is an error.
+func newKubeReporter(o executorOptions, stderr io.Writer) (*executor.KubeReporter, error) {
+	var (
+		cfg *rest.Config
+		ns  string
+		err error
+	)
+	if o.kubeconfig != "" {
+		loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.kubeconfig}, &clientcmd.ConfigOverrides{})
+		if cfg, err = loader.ClientConfig(); err != nil {
+			return nil, fmt.Errorf("--kubeconfig: %w", err)
+		}
+		if ns, _, err = loader.Namespace(); err != nil {
+			return nil, fmt.Errorf("--kubeconfig: %w", err)
+		}
+	} else if cfg, ns, err = executor.InClusterConfig(); err != nil {
+		fmt.Fprintf(stderr, "executor: not reporting to Kubernetes (no Events, status ConfigMap or node label), only JSON lines and metrics: no credentials: %v\n", err)
+		return nil, nil
+	}
+	if o.namespace != "" {
+		ns = o.namespace
+	}
+	if o.nodeName == "" {
+		fmt.Fprintln(stderr, "executor: not reporting to Kubernetes (no Events, status ConfigMap or node label), only JSON lines and metrics: --node-name and $NODE_NAME are empty")
+		return nil, nil
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = rest.DefaultKubernetesUserAgent() + " hostprocess-admission-executor"
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	kube, err := executor.NewKubeReporter(executor.KubeReporterOptions{Client: client, Node: o.nodeName, Namespace: ns, Log: stderr})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "executor: reporting to Kubernetes at %s: Events on node %s, status in ConfigMap %s/%s\n",
+		cfg.Host, o.nodeName, ns, executor.StatusConfigMapName(o.nodeName))
+	return kube, nil
 }
 
 // serveMetrics serves /metrics on address until the returned function is

@@ -1,0 +1,475 @@
+//go:build !windows
+
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/executor"
+	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
+)
+
+// The chart is rendered as docs/install.md installs it.
+const (
+	executorRelease   = "hostprocess-admission"
+	executorNamespace = "hostprocess-system"
+	executorSA        = "hostprocess-admission-executor"
+)
+
+// renderExecutorChart renders the chart with executor.enabled=true and the
+// executor values of executor/testdata/chart-values.yaml, checked against
+// the chart's values.schema.json. Until the executor's schema is merged into
+// the chart, a copy of the chart gets executor/testdata/chart-schema.json.
+func renderExecutorChart(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart := copyDir(t, filepath.Join(root, "charts", "hostprocess-admission"))
+	schemaPath := filepath.Join(chart, "values.schema.json")
+	var schema map[string]any
+	readJSON(t, schemaPath, &schema)
+	props := schema["properties"].(map[string]any)
+	if _, ok := props["executor"]; !ok {
+		var fragment map[string]any
+		readJSON(t, filepath.Join(root, "executor", "testdata", "chart-schema.json"), &fragment)
+		props["executor"] = fragment
+		data, err := json.MarshalIndent(schema, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(schemaPath, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	values := []string{"-f", filepath.Join(root, "executor", "testdata", "chart-values.yaml"), "--set", "executor.enabled=true"}
+	executorHelm(t, append([]string{"lint", chart, "--namespace", executorNamespace}, values...)...)
+	out := executorHelm(t, append([]string{"template", executorRelease, chart, "--namespace", executorNamespace}, values...)...)
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(out), 4096)
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs
+			}
+			t.Fatal(err)
+		}
+		if obj != nil {
+			objs = append(objs, &unstructured.Unstructured{Object: obj})
+		}
+	}
+}
+
+func executorHelm(t *testing.T, args ...string) string {
+	t.Helper()
+	home := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testenv.RequireBin(t, testenv.Helm), args...)
+	cmd.Env = append(os.Environ(), "HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_CACHE_HOME="+filepath.Join(home, "cache"),
+		"HELM_DATA_HOME="+filepath.Join(home, "data"), "KUBECONFIG="+filepath.Join(home, "none"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func findObject[T any](t *testing.T, objs []*unstructured.Unstructured, kind, name string) *T {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetName() == name {
+			var v T
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, &v, true); err != nil {
+				t.Fatalf("%s %s: %v", kind, name, err)
+			}
+			return &v
+		}
+	}
+	t.Fatalf("no %s %s in the rendered chart", kind, name)
+	return nil
+}
+
+func TestExecutorChartDaemonSetIsAdmittedByTheWebhooksPolicy(t *testing.T) {
+	objs := renderExecutorChart(t)
+	ds := findObject[appsv1.DaemonSet](t, objs, "DaemonSet", executorSA)
+
+	cfg, err := config.Decode([]byte(`apiVersion: hostprocess.dev/v1alpha1
+kind: AdmissionConfiguration
+namespaceRules:
+- namespaces: [hostprocess-system]
+  allowedUsers: ['NT AUTHORITY\SYSTEM']
+  allowedImages: ['ghcr.io/hostprocess-admission/hostprocess-admission:*']
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := policy.Extract(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := policy.Input{Namespace: policy.Namespace{Name: executorNamespace}, Spec: tmpl.Spec, SpecPath: tmpl.SpecPath}
+	res := p.Evaluate(in)
+	if !res.HostProcess || !res.Allowed() || len(res.Warnings) != 0 {
+		t.Errorf("Evaluate = %+v, want a HostProcess pod template admitted without warnings", res)
+	}
+	if ops := p.Default(in); ops != nil {
+		t.Errorf("the webhook would add %v to the executor's pods; the chart should set it", ops)
+	}
+	// The namespace rule is what admits it.
+	in.Namespace.Name = "elsewhere"
+	res = p.Evaluate(in)
+	if len(res.Violations) != 1 || res.Violations[0].Rule != policy.RuleNamespace {
+		t.Errorf("in another namespace: %+v, want one namespace violation", res.Violations)
+	}
+}
+
+func TestExecutorChartWiring(t *testing.T) {
+	objs := renderExecutorChart(t)
+	ds := findObject[appsv1.DaemonSet](t, objs, "DaemonSet", executorSA)
+	spec := ds.Spec.Template.Spec
+	c := spec.Containers[0]
+	if spec.SecurityContext.WindowsOptions == nil || *spec.SecurityContext.WindowsOptions.HostProcess != true ||
+		*spec.SecurityContext.WindowsOptions.RunAsUserName != `NT AUTHORITY\SYSTEM` || !spec.HostNetwork ||
+		!reflect.DeepEqual(spec.NodeSelector, map[string]string{"kubernetes.io/os": "windows"}) || spec.ServiceAccountName != executorSA {
+		t.Errorf("pod spec: windowsOptions %+v, hostNetwork %t, nodeSelector %v, serviceAccount %s", spec.SecurityContext.WindowsOptions, spec.HostNetwork, spec.NodeSelector, spec.ServiceAccountName)
+	}
+	if len(c.Env) != 1 || c.Env[0].Name != "NODE_NAME" || c.Env[0].ValueFrom.FieldRef.FieldPath != "spec.nodeName" {
+		t.Errorf("env = %+v, want NODE_NAME from spec.nodeName", c.Env)
+	}
+
+	// Every argument is a flag of the executor command, and the directories
+	// it names are the mounted ConfigMaps, which the chart renders.
+	cmd := newExecutorCommand()
+	if c.Args[0] != "executor" {
+		t.Fatalf("args = %v", c.Args)
+	}
+	if err := cmd.ParseFlags(c.Args[1:]); err != nil {
+		t.Fatalf("args %v: %v", c.Args, err)
+	}
+	flag := func(name string) string { return cmd.Flags().Lookup(name).Value.String() }
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		if m.SubPath != "" || !m.ReadOnly {
+			t.Errorf("mount %s: subPath %q, readOnly %t; want a read-only directory", m.Name, m.SubPath, m.ReadOnly)
+		}
+		mounts[m.MountPath] = m.Name
+	}
+	configMaps := map[string]string{}
+	for _, v := range spec.Volumes {
+		configMaps[v.Name] = v.ConfigMap.Name
+	}
+	if got, want := configMaps[mounts[flag("tasks-dir")]], "hostprocess-admission-executor-tasks"; got != want {
+		t.Errorf("--tasks-dir %s is ConfigMap %q, want %q", flag("tasks-dir"), got, want)
+	}
+	if got, want := configMaps[mounts[filepath.Dir(flag("config"))]], "hostprocess-admission-config"; got != want || filepath.Base(flag("config")) != "config.yaml" {
+		t.Errorf("--config %s is in ConfigMap %q, want config.yaml of %q", flag("config"), got, want)
+	}
+	if flag("namespace") != executorNamespace || flag("metrics-bind-address") != ":9090" {
+		t.Errorf("--namespace %s --metrics-bind-address %s", flag("namespace"), flag("metrics-bind-address"))
+	}
+	webhookConfig := findObject[corev1.ConfigMap](t, objs, "ConfigMap", "hostprocess-admission-config")
+	if _, err := config.Decode([]byte(webhookConfig.Data["config.yaml"])); err != nil {
+		t.Errorf("the configuration the executor reads: %v", err)
+	}
+
+	// The example task loads.
+	tasks := findObject[corev1.ConfigMap](t, objs, "ConfigMap", "hostprocess-admission-executor-tasks")
+	if len(tasks.Data) != 1 {
+		t.Fatalf("tasks ConfigMap data = %v, want the one example", tasks.Data)
+	}
+	specs, err := executor.ParseTasks("windows-version.yaml", []byte(tasks.Data["windows-version.yaml"]))
+	if err != nil || len(specs) != 1 || specs[0].Name != "windows-version" {
+		t.Errorf("example task: %+v, %v", specs, err)
+	}
+}
+
+// TestExecutorReportsWithTheChartsRBAC runs the executor command as the
+// chart's ServiceAccount, with the token where a HostProcess container finds
+// it, against a real API server with the chart's RBAC and admission policies.
+func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
+	objs := renderExecutorChart(t)
+	env := testenv.Start(t, testenv.WithLogger(logr.Discard()))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	admin, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: executorNamespace}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{"ServiceAccount": true, "ClusterRole": true, "ClusterRoleBinding": true, "Role": true, "RoleBinding": true,
+		"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true}
+	for _, o := range objs {
+		if kinds[o.GetKind()] && strings.Contains(o.GetName(), "executor") || o.GetName() == "hostprocess-admission-config" {
+			if err := env.Client.Create(ctx, o); err != nil {
+				t.Fatalf("creating %s %s: %v", o.GetKind(), o.GetName(), err)
+			}
+		}
+	}
+	const nodeName = "win-rbac"
+	for _, n := range []string{nodeName, "win-other"} {
+		if _, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The ServiceAccount's files, where a HostProcess container has them.
+	token, err := admin.CoreV1().ServiceAccounts(executorNamespace).CreateToken(ctx, executorSA, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox := t.TempDir()
+	saDir := filepath.Join(sandbox, filepath.FromSlash(executor.ServiceAccountDir))
+	if err := os.MkdirAll(saDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"token": token.Status.Token, "ca.crt": string(env.Config.CAData), "namespace": executorNamespace} {
+		if err := os.WriteFile(filepath.Join(saDir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := url.Parse(env.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(executor.SandboxMountPointEnv, sandbox)
+	t.Setenv("KUBERNETES_SERVICE_HOST", u.Hostname())
+	t.Setenv("KUBERNETES_SERVICE_PORT", u.Port())
+
+	tasksDir := t.TempDir()
+	task := "apiVersion: executor.hostprocess.dev/v1alpha1\nkind: Task\nname: hello\ncommand: [/bin/sh, -c, echo hello]\n"
+	if err := os.WriteFile(filepath.Join(tasksDir, "hello.yaml"), []byte(task), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err = runExecutor(ctx, &stdout, &stderr, executorOptions{tasksDir: tasksDir, nodeName: nodeName, metricsAddress: "0",
+		reloadInterval: executor.DefaultReloadInterval, once: true})
+	if err != nil {
+		t.Fatalf("executor --once: %v\n%s", err, stderr.String())
+	}
+	wantLog := fmt.Sprintf("executor: reporting to Kubernetes at https://%s: Events on node win-rbac, status in ConfigMap hostprocess-system/hostprocess-executor-status-win-rbac\n", u.Host)
+	if stderr.String() != wantLog {
+		t.Errorf("stderr:\n%s\nwant:\n%s", stderr.String(), wantLog)
+	}
+	if !strings.Contains(stdout.String(), `"event":"runFinished"`) {
+		t.Errorf("no runFinished JSON line:\n%s", stdout.String())
+	}
+	events, err := admin.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + nodeName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events.Items) != 1 || events.Items[0].Reason != "TaskSucceeded" || !strings.HasPrefix(events.Items[0].Message, `Task "hello" succeeded after `) {
+		t.Errorf("Events = %+v, want one TaskSucceeded for hello", events.Items)
+	}
+	cm, err := admin.CoreV1().ConfigMaps(executorNamespace).Get(ctx, "hostprocess-executor-status-win-rbac", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st executor.TaskStatus
+	if err := json.Unmarshal([]byte(cm.Data["hello"]), &st); err != nil || st.SuccessCount != 1 || st.LastRun.Output.Text != "hello\n" {
+		t.Errorf("status of hello = %q (%v)", cm.Data["hello"], err)
+	}
+
+	// The label, as ensureLocalGroups reports it on Windows.
+	cfg, _, err := executor.InClusterConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := executor.NewKubeReporter(executor.KubeReporterOptions{Client: sa, Node: nodeName, Namespace: executorNamespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = rep.RunFinished(ctx, executor.RunReport{Node: nodeName, Task: executor.BuiltinEnsureLocalGroups, Outcome: executor.OutcomeSucceeded,
+		LocalGroups: &executor.LocalGroupsStatus{Ready: true}})
+	if err := rep.Flush(ctx); err != nil {
+		t.Fatalf("reporting ensureLocalGroups as the ServiceAccount: %v", err)
+	}
+	node, err := admin.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node.Labels[executor.LocalGroupsReadyLabel] != "true" {
+		t.Errorf("node labels = %v", node.Labels)
+	}
+
+	// Nothing more: RBAC refuses the rest, the admission policies what RBAC
+	// cannot tell apart. Requests are dry runs.
+	dry := []string{metav1.DryRunAll}
+	labelPatch := func(key, value string) []byte {
+		return []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, key, value))
+	}
+	webhookConfig, err := admin.CoreV1().ConfigMaps(executorNamespace).Get(ctx, "hostprocess-admission-config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhookConfig.Data = map[string]string{"config.yaml": "exemptions: {namespaces: [everywhere]}"}
+	denied := []struct {
+		name    string
+		call    func() error
+		forbids string
+	}{
+		{"rewriting the webhook's configuration", func() error {
+			_, err := sa.CoreV1().ConfigMaps(executorNamespace).Update(ctx, webhookConfig, metav1.UpdateOptions{DryRun: dry})
+			return err
+		}, "the node executor may write only ConfigMaps named hostprocess-executor-status-<node>, not hostprocess-admission-config"},
+		{"creating another ConfigMap", func() error {
+			_, err := sa.CoreV1().ConfigMaps(executorNamespace).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "other"}}, metav1.CreateOptions{DryRun: dry})
+			return err
+		}, "the node executor may write only ConfigMaps named hostprocess-executor-status-<node>, not other"},
+		{"setting another node label", func() error {
+			_, err := sa.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, labelPatch("node-role.kubernetes.io/control-plane", ""), metav1.PatchOptions{DryRun: dry})
+			return err
+		}, "the node executor may change only the label hostprocess.dev/local-groups-ready of a Node"},
+		{"setting the label to another value", func() error {
+			_, err := sa.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, labelPatch(executor.LocalGroupsReadyLabel, "yes"), metav1.PatchOptions{DryRun: dry})
+			return err
+		}, `the label hostprocess.dev/local-groups-ready must be "true" or "false"`},
+		{"tainting a node", func() error {
+			_, err := sa.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`), metav1.PatchOptions{DryRun: dry})
+			return err
+		}, "the node executor may change only the label hostprocess.dev/local-groups-ready of a Node"},
+		{"listing ConfigMaps", func() error {
+			_, err := sa.CoreV1().ConfigMaps(executorNamespace).List(ctx, metav1.ListOptions{})
+			return err
+		}, `configmaps is forbidden: User "system:serviceaccount:hostprocess-system:hostprocess-admission-executor" cannot list resource "configmaps"`},
+		{"deleting its ConfigMap", func() error {
+			return sa.CoreV1().ConfigMaps(executorNamespace).Delete(ctx, cm.Name, metav1.DeleteOptions{DryRun: dry})
+		}, `cannot delete resource "configmaps"`},
+		{"reading Secrets", func() error {
+			_, err := sa.CoreV1().Secrets(executorNamespace).List(ctx, metav1.ListOptions{})
+			return err
+		}, `cannot list resource "secrets"`},
+		{"posting Events elsewhere", func() error {
+			_, err := sa.CoreV1().Events(executorNamespace).Create(ctx, &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{DryRun: dry})
+			return err
+		}, `cannot create resource "events"`},
+		{"changing node status", func() error {
+			_, err := sa.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, []byte(`{"status":{"capacity":{"cpu":"1000"}}}`), metav1.PatchOptions{DryRun: dry}, "status")
+			return err
+		}, `cannot patch resource "nodes/status"`},
+	}
+	// The API server loads new admission policies within seconds.
+	for deadline := time.Now().Add(30 * time.Second); denied[0].call() == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the executor's ValidatingAdmissionPolicies were not in force after 30s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, tc := range denied {
+		t.Run("refuses "+tc.name, func(t *testing.T) {
+			err := tc.call()
+			if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.forbids) {
+				t.Errorf("error = %v, want it forbidden: %s", err, tc.forbids)
+			}
+		})
+	}
+}
+
+func TestExecutorWithoutCredentialsReportsJSONOnly(t *testing.T) {
+	t.Setenv(executor.SandboxMountPointEnv, "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "")
+	tasksDir := t.TempDir()
+	task := "apiVersion: executor.hostprocess.dev/v1alpha1\nkind: Task\nname: hello\ncommand: [/bin/sh, -c, echo hello]\n"
+	if err := os.WriteFile(filepath.Join(tasksDir, "hello.yaml"), []byte(task), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := runExecutor(context.Background(), &stdout, &stderr, executorOptions{tasksDir: tasksDir, nodeName: "n1", metricsAddress: "0",
+		reloadInterval: executor.DefaultReloadInterval, once: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "executor: not reporting to Kubernetes (no Events, status ConfigMap or node label), only JSON lines and metrics: no credentials: " +
+		"unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined\n"
+	if stderr.String() != want {
+		t.Errorf("stderr:\n%q\nwant:\n%q", stderr.String(), want)
+	}
+	if !strings.Contains(stdout.String(), `"event":"runFinished"`) {
+		t.Errorf("no runFinished JSON line:\n%s", stdout.String())
+	}
+}
+
+func TestExecutorRefusesAKubeconfigItCannotUse(t *testing.T) {
+	err := runExecutor(context.Background(), io.Discard, io.Discard, executorOptions{tasksDir: t.TempDir(), nodeName: "n1", metricsAddress: "0",
+		reloadInterval: executor.DefaultReloadInterval, once: true, kubeconfig: filepath.Join(t.TempDir(), "missing")})
+	var exit *ExitError
+	if !errors.As(err, &exit) || exit.Code != 2 || !strings.HasPrefix(err.Error(), "--kubeconfig: ") {
+		t.Errorf("error = %v, want exit code 2 naming --kubeconfig", err)
+	}
+}
