@@ -45,7 +45,7 @@ func (p *progress) add(what string, n int) {
 	case "pods":
 		p.pods += n
 	}
-	if p.w == nil {
+	if p.w == nil || n == 0 {
 		return
 	}
 	now := time.Now()
@@ -53,8 +53,8 @@ func (p *progress) add(what string, n int) {
 		return
 	}
 	p.last, p.printed = now, true
-	line := fmt.Sprintf("audit: read %d namespaces, %d workloads, %d pods (%.0fs)",
-		p.namespaces, p.workloads, p.pods, now.Sub(p.start).Seconds())
+	line := fmt.Sprintf("audit: read %s, %s, %s (%.0fs)", plural(p.namespaces, "namespace"),
+		plural(p.workloads, "workload"), plural(p.pods, "pod"), now.Sub(p.start).Seconds())
 	if p.tty {
 		fmt.Fprint(p.w, "\r\033[K"+line)
 		return
