@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers for the network namespace of the e2e suite and the demo (hack/e2e.sh,
 # hack/demo.sh, hack/demo-down.sh). Source it; every function acts on one named namespace
 # and on the processes inside it only.
