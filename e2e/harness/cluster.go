@@ -129,6 +129,8 @@ type Cluster struct {
 	AuditLog string
 	// Log receives progress lines and the commands run (may be io.Discard).
 	Log io.Writer
+
+	webhooks []*Webhook
 }
 
 // StartCluster starts etcd and kube-apiserver from bin/ with an audit policy
@@ -179,6 +181,9 @@ func StartCluster(n Network, log io.Writer) (*Cluster, error) {
 // plane, and removes Dir.
 func (c *Cluster) Stop() error {
 	StopAll()
+	for _, w := range c.webhooks {
+		w.Volumes.Stop()
+	}
 	var errs []error
 	if c.Env != nil {
 		errs = append(errs, c.Env.Stop())

@@ -161,6 +161,7 @@ func (r *Release) PrepareWebhook(ctx context.Context) (*Webhook, error) {
 	if err := r.pointService(ctx, c); err != nil {
 		return nil, err
 	}
+	r.Cluster.webhooks = append(r.Cluster.webhooks, w)
 	return w, nil
 }
 
@@ -174,8 +175,9 @@ func replaceMountPaths(arg string, mounts map[string]string) string {
 		}
 	}
 	for mp, dir := range mounts {
-		if value == mp || strings.HasPrefix(value, strings.TrimSuffix(mp, "/")+"/") {
-			return prefix + dir + strings.TrimPrefix(value, strings.TrimSuffix(mp, "/"))
+		mp = strings.TrimSuffix(mp, "/")
+		if value == mp || strings.HasPrefix(value, mp+"/") {
+			return prefix + dir + strings.TrimPrefix(value, mp)
 		}
 	}
 	return arg

@@ -9,8 +9,8 @@ netns_require_root() { # WHAT
 		exit 1
 	fi
 	if ! command -v ip >/dev/null; then
-		echo "$1: ip (iproute2) not found; apt-get install iproute2" >&2
-		exit 1
+		echo "$1: installing iproute2 (ip netns) from Debian's packages"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
 	fi
 }
 
