@@ -51,6 +51,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 )
 
 // Keys of the Secret, as the rotator writes them.
@@ -204,11 +205,11 @@ func Setup(mgr manager.Manager, o Options) (<-chan struct{}, error) {
 	}
 
 	// The rotator reads the Secret and never creates it: it is created first,
-	// inside the rotator's own Start, so that nothing races.
+	// inside the rotator's own Start, and awaited in the rotator's cache.
 	ensure := func(ctx context.Context) error {
 		return ensureSecret(ctx, mgr.GetAPIReader(), mgr.GetClient(), o.Secret, o.Log)
 	}
-	if err := rotator.AddRotator(ensureFirstManager{Manager: mgr, ensure: ensure}, cr); err != nil {
+	if err := rotator.AddRotator(ensureFirstManager{Manager: mgr, ensure: ensure, secret: o.Secret, cache: new(cache.Cache)}, cr); err != nil {
 		return nil, fmt.Errorf("adding the certificate rotator: %w", err)
 	}
 
@@ -238,39 +239,45 @@ func or(d, def time.Duration) time.Duration {
 	return d
 }
 
-// StartAfter returns a runnable that starts r once ready is closed, or never
-// when ctx ends first. Add it to the manager in place of the webhook server.
-func StartAfter(ready <-chan struct{}, r manager.Runnable) manager.Runnable {
-	return &startAfter{ready: ready, r: r}
+// StartAfter returns srv with a Start that first waits for ready (and returns
+// nil, never starting srv, when ctx ends before). Add it to the manager with
+// mgr.Add in place of srv: being a webhook.Server too, it runs in the
+// manager's webhook group, as srv would.
+func StartAfter(ready <-chan struct{}, srv crwebhook.Server) crwebhook.Server {
+	return &startAfter{Server: srv, ready: ready}
 }
 
 type startAfter struct {
+	crwebhook.Server
 	ready <-chan struct{}
-	r     manager.Runnable
 }
 
 func (s *startAfter) Start(ctx context.Context) error {
 	select {
 	case <-s.ready:
-		return s.r.Start(ctx)
+		return s.Server.Start(ctx)
 	case <-ctx.Done():
 		return nil
 	}
 }
 
-// NeedLeaderElection is false: every replica serves.
-func (s *startAfter) NeedLeaderElection() bool { return false }
-
 // ensureFirstManager hands AddRotator the manager, but wraps the rotator it
-// adds so that the Secret exists before the rotator first reads it.
+// adds so that the Secret exists, and is in the rotator's cache, before the
+// rotator first reads it: the rotator fails for good when its first read
+// finds no Secret. AddRotator adds its cache before the rotator; Add keeps it.
 type ensureFirstManager struct {
 	manager.Manager
 	ensure func(context.Context) error
+	secret types.NamespacedName
+	cache  *cache.Cache
 }
 
 func (m ensureFirstManager) Add(r manager.Runnable) error {
-	if cr, ok := r.(*rotator.CertRotator); ok {
-		return m.Manager.Add(&ensureFirst{CertRotator: cr, ensure: m.ensure})
+	switch r := r.(type) {
+	case *rotator.CertRotator:
+		return m.Manager.Add(&ensureFirst{CertRotator: r, ensure: m.ensure, secret: m.secret, cache: *m.cache})
+	case cache.Cache:
+		*m.cache = r
 	}
 	return m.Manager.Add(r)
 }
@@ -278,11 +285,21 @@ func (m ensureFirstManager) Add(r manager.Runnable) error {
 type ensureFirst struct {
 	*rotator.CertRotator
 	ensure func(context.Context) error
+	secret types.NamespacedName
+	cache  cache.Cache
 }
 
 func (e *ensureFirst) Start(ctx context.Context) error {
 	if err := e.ensure(ctx); err != nil {
 		return err
+	}
+	if e.cache != nil {
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			return e.cache.Get(ctx, e.secret, &corev1.Secret{}) == nil, nil
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for Secret %s to reach the certificate rotator's cache: %w", e.secret, err)
+		}
 	}
 	return e.CertRotator.Start(ctx)
 }

@@ -13,7 +13,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,8 +32,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
+	"github.com/hostprocess-admission/hostprocess-admission/webhook"
 )
 
 // env is the control plane shared by this package's tests.
@@ -393,10 +398,112 @@ func TestSetupRestoresAServingCertificateRemovedFromTheSecret(t *testing.T) {
 	})
 }
 
+// TestTheWebhookServerServesTheRotatedCertificateThatCABundleTrusts wires
+// Setup to the project's webhook server as serve does, and calls it the way
+// the API server would: over TLS to the Service's name, trusting only the
+// caBundle of the webhook configuration. After a rotation the server serves
+// the new certificate without a restart.
+func TestTheWebhookServerServesTheRotatedCertificateThatCABundleTrusts(t *testing.T) {
+	f := newFixture(t, "served")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	server := webhook.NewServer(webhook.ServerOptions{Host: "127.0.0.1", Port: port, CertDir: f.certDir, Log: logr.Discard()})
+	server.Register("/ping", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("pong")) }))
+
+	mgr, err := manager.New(env.Config, manager.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, err := Setup(mgr, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Add(StartAfter(ready, server)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Error("the manager did not stop")
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		done <- err
+		t.Fatalf("the manager stopped: %v", err)
+	case <-time.After(3 * time.Minute):
+		t.Fatal("certificates not ready within 3 minutes")
+	}
+
+	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := env.Client.Get(testContext(t), client.ObjectKey{Name: f.opts.ValidatingWebhookConfiguration}, vwc); err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(vwc.Webhooks[0].ClientConfig.CABundle) {
+		t.Fatal("caBundle holds no certificate")
+	}
+	// served returns the certificate the server presents to a client that
+	// trusts only the caBundle and asks for the Service's name.
+	served := func() (*x509.Certificate, error) {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			RootCAs: roots, ServerName: f.opts.Service.Name + "." + namespace + ".svc", MinVersion: tls.VersionTLS12}}}
+		defer c.CloseIdleConnections()
+		resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d/ping", port))
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != "pong" {
+			return nil, fmt.Errorf("body %q", body)
+		}
+		return resp.TLS.PeerCertificates[0], nil
+	}
+	var first *x509.Certificate
+	eventually(t, time.Minute, func() (err error) { first, err = served(); return err })
+
+	// Rotate: the webhook replaces a serving certificate that went missing.
+	s := f.secret(t)
+	delete(s.Data, CertKey)
+	if err := env.Client.Update(testContext(t), s); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, func() error {
+		cur, err := served()
+		if err != nil {
+			return err
+		}
+		if cur.Equal(first) {
+			return errors.New("still serving the old certificate")
+		}
+		return nil
+	})
+}
+
+// fakeServer is a webhook.Server whose Start reports that it ran.
+type fakeServer struct {
+	crwebhook.Server
+	start func(context.Context) error
+}
+
+func (f fakeServer) Start(ctx context.Context) error { return f.start(ctx) }
+
 func TestStartAfterWaitsForReady(t *testing.T) {
 	ready := make(chan struct{})
 	started := make(chan struct{})
-	r := StartAfter(ready, manager.RunnableFunc(func(context.Context) error { close(started); return nil }))
+	inner := crwebhook.NewServer(crwebhook.Options{})
+	r := StartAfter(ready, fakeServer{Server: inner, start: func(context.Context) error { close(started); return nil }})
 	done := make(chan error, 1)
 	go func() { done <- r.Start(context.Background()) }()
 	select {
@@ -409,15 +516,15 @@ func TestStartAfterWaitsForReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-started
+	if r.WebhookMux() != inner.WebhookMux() || r.NeedLeaderElection() {
+		t.Error("StartAfter must keep the server's mux, and every replica serves (no leader election)")
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	never := StartAfter(make(chan struct{}), manager.RunnableFunc(func(context.Context) error { return errors.New("started") }))
+	never := StartAfter(make(chan struct{}), fakeServer{Server: inner, start: func(context.Context) error { return errors.New("started") }})
 	if err := never.Start(ctx); err != nil {
 		t.Errorf("Start after the context ended: %v, want nil without starting", err)
-	}
-	if le, ok := r.(manager.LeaderElectionRunnable); !ok || le.NeedLeaderElection() {
-		t.Error("StartAfter must not need leader election: every replica serves")
 	}
 }
 
