@@ -162,8 +162,9 @@ func (r *Release) WebhookService() (*corev1.Service, error) {
 	return svc, nil
 }
 
-// Values returns the chart's top-level values keys that exist, e.g. to see
-// whether an optional section ("executor") is in this version of the chart.
+// ChartValues returns the chart's default values (helm show values), e.g. to
+// see whether an optional section ("executor") is in this version of the
+// chart.
 func (c *Cluster) ChartValues(ctx context.Context, chart string) (map[string]any, error) {
 	res := c.Helm(ctx, "show", "values", chart)
 	if res.Failed() {
