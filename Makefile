@@ -9,7 +9,7 @@ BIN     := $(CURDIR)/bin
 GO      ?= go
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build build-all tools wine test test-unit test-windows test-fuzz vet fmt-check fuzz bench clean
+.PHONY: all build build-all tools wine chromium generate test test-unit test-windows test-fuzz test-e2e vet fmt-check fuzz bench demo demo-down image image-windows clean
 
 all: build
 
@@ -30,6 +30,14 @@ tools:
 wine:
 	hack/install-wine.sh
 
+# chromium from Debian's packages, for the audit HTML report test.
+chromium:
+	hack/install-chromium.sh
+
+# Files derived from Go types (the OpenReports CRDs), with a pinned controller-gen.
+generate:
+	hack/generate.sh
+
 vet:
 	$(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
@@ -37,13 +45,18 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
-test: fmt-check vet build build-all tools wine test-unit test-windows test-fuzz
+test: fmt-check vet build build-all tools wine chromium test-unit test-windows test-fuzz test-e2e
 
 test-unit:
 	$(GO) test -count=1 ./...
 
 test-windows:
 	hack/test-windows.sh
+
+# The e2e suite: the chart installed with the real helm into a real control plane, driven
+# with kubectl, all inside a network namespace of its own.
+test-e2e:
+	hack/e2e.sh
 
 # Brief fuzz runs; `make fuzz` runs each target for 10 minutes.
 FUZZTIME ?= 10s
@@ -55,6 +68,20 @@ fuzz:
 
 bench:
 	$(GO) run ./hack/bench
+
+# The README's first command: a running control plane with the chart and the examples.
+demo:
+	hack/demo.sh
+
+demo-down:
+	hack/demo-down.sh
+
+# Container images with docker buildx (needs a Docker engine; not part of make test).
+image:
+	hack/image.sh linux
+
+image-windows:
+	hack/image.sh windows
 
 clean:
 	rm -rf $(BIN)
