@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -63,7 +64,13 @@ func NewBackground(mgr manager.Manager, pol func() *policy.Policy, reg prometheu
 	if err := openreports.Install(scheme); err != nil {
 		return nil, err
 	}
-	c, err := client.New(mgr.GetConfig(), client.Options{Scheme: scheme, HTTPClient: mgr.GetHTTPClient()})
+	// The first pass creates a report in every namespace with HostProcess objects; client-go's
+	// default of 5 requests a second would stretch that to minutes on a large cluster.
+	cfg := rest.CopyConfig(mgr.GetConfig())
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme, HTTPClient: mgr.GetHTTPClient()})
 	if err != nil {
 		return nil, fmt.Errorf("audit: report client: %w", err)
 	}
