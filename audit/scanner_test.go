@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +151,29 @@ func TestWriteRejectsUnknownFormats(t *testing.T) {
 	err := audit.Write(nil, &audit.Result{GeneratedAt: time.Unix(0, 0)}, "yaml")
 	if err == nil || err.Error() != `unknown output format "yaml" (known: table, json, markdown, html)` {
 		t.Errorf("Write(yaml) = %v", err)
+	}
+}
+
+func TestEveryFormatSaysWhenNothingWasFound(t *testing.T) {
+	p, _ := policy.New(config.Default())
+	s := audit.NewScanner(p)
+	s.AddNamespace("ns", nil, false)
+	s.AddPod(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}}})
+	res := s.Result()
+	if res.HasViolations() || len(res.Objects) != 0 || res.Summary.Scanned.Pods != 1 {
+		t.Fatalf("result = %+v", res)
+	}
+	for _, format := range audit.Formats {
+		var buf strings.Builder
+		if err := audit.Write(&buf, res, format); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		want := "No HostProcess pods or workloads"
+		if format == audit.FormatJSON {
+			want = `"objects": []`
+		}
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("%s output lacks %q:\n%s", format, want, buf.String())
+		}
 	}
 }
