@@ -136,7 +136,7 @@ func namespaceMetadata() *metav1.PartialObjectMetadata {
 }
 
 // RunOnce runs one pass: it reads the cache, sets the metrics and writes the reports. The
-// cache must have synced (Start does that).
+// cache must have synced (Start does that), and RunOnce must not run concurrently with Start.
 func (b *Background) RunOnce(ctx context.Context) error {
 	start := b.now()
 	s := NewScanner(b.policy())
