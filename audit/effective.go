@@ -4,39 +4,20 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 // effectiveUsers returns the distinct effective runAsUserName values of the containers of
 // spec (init, regular and ephemeral), sorted, with UnsetUser for a container that has none.
-// The effective value is the container's securityContext.windowsOptions.runAsUserName when
-// set, else the pod's spec.securityContext.windowsOptions.runAsUserName. This mirrors resolve
-// in policy/visitor.go, which the policy package keeps unexported.
 func effectiveUsers(spec *corev1.PodSpec) []string {
-	var podUser *string
-	if sc := spec.SecurityContext; sc != nil && sc.WindowsOptions != nil {
-		podUser = sc.WindowsOptions.RunAsUserName
-	}
 	set := map[string]struct{}{}
-	add := func(sc *corev1.SecurityContext) {
-		u := podUser
-		if sc != nil && sc.WindowsOptions != nil && sc.WindowsOptions.RunAsUserName != nil {
-			u = sc.WindowsOptions.RunAsUserName
+	policy.ForEachEffectiveUser(spec, func(user string, ok bool) {
+		if !ok {
+			user = UnsetUser
 		}
-		if u == nil {
-			set[UnsetUser] = struct{}{}
-			return
-		}
-		set[*u] = struct{}{}
-	}
-	for i := range spec.InitContainers {
-		add(spec.InitContainers[i].SecurityContext)
-	}
-	for i := range spec.Containers {
-		add(spec.Containers[i].SecurityContext)
-	}
-	for i := range spec.EphemeralContainers {
-		add(spec.EphemeralContainers[i].SecurityContext)
-	}
+		set[user] = struct{}{}
+	})
 	return sortedKeys(set)
 }
 

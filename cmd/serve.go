@@ -15,12 +15,16 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/hostprocess-admission/hostprocess-admission/audit"
+	"github.com/hostprocess-admission/hostprocess-admission/internal/certs"
 	"github.com/hostprocess-admission/hostprocess-admission/webhook"
 )
 
@@ -41,6 +45,9 @@ type serveOptions struct {
 	shutdownDelay        time.Duration
 	configReloadInterval time.Duration
 	namespaceTimeout     time.Duration
+	leaderElect          bool
+	leaderElectionNS     string
+	certs                certs.Options
 	zap                  zap.Options
 }
 
@@ -73,6 +80,9 @@ change.`,
 	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "keep serving this long after SIGTERM while readiness fails, so endpoints drop the pod first")
 	f.DurationVar(&o.configReloadInterval, "config-reload-interval", 2*time.Second, "how often the configuration file is checked for changes")
 	f.DurationVar(&o.namespaceTimeout, "namespace-lookup-timeout", 2*time.Second, "bound on one namespace lookup; a lookup that fails denies the HostProcess pod")
+	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect one replica to write the background audit reports (needed with more than one replica)")
+	f.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "namespace of the leader election Lease; defaults to the pod's own namespace")
+	o.certs.AddFlags(f)
 	gf := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(gf)
 	f.AddGoFlagSet(gf)
@@ -140,8 +150,13 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:  o.probeAddr,
-		WebhookServer:           server,
 		GracefulShutdownTimeout: &grace,
+		// The audit reads Pods and workloads trimmed to what the policy needs.
+		Cache:                         cache.Options{ByObject: audit.CacheByObject()},
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              "hostprocess-admission",
+		LeaderElectionNamespace:       o.leaderElectionNS,
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -163,9 +178,29 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		Log:          log.WithName("admission"),
 		MaxBodyBytes: o.maxBodyBytes,
 	}
-	// GetWebhookServer adds the server to the manager's runnables.
-	mgr.GetWebhookServer().Register(webhook.ValidatePath, handler.Validate())
-	mgr.GetWebhookServer().Register(webhook.MutatePath, handler.Mutate())
+	server.Register(webhook.ValidatePath, handler.Validate())
+	server.Register(webhook.MutatePath, handler.Mutate())
+	var run crwebhook.Server = server
+	if o.certs.Enabled {
+		// Self-managed certificates: the server starts once they are in
+		// --cert-dir and caBundle is set on both configurations.
+		o.certs.CertDir = o.certDir
+		ready, err := certs.Setup(mgr, o.certs)
+		if err != nil {
+			return usage(err)
+		}
+		run = certs.StartAfter(ready, server)
+	}
+	if err := mgr.Add(run); err != nil {
+		return err
+	}
+	background, err := audit.NewBackground(mgr, source.Policy, crmetrics.Registry, log.WithName("audit"))
+	if err != nil {
+		return fmt.Errorf("setting up the background audit: %w", err)
+	}
+	if err := mgr.Add(background); err != nil {
+		return err
+	}
 
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

@@ -140,3 +140,13 @@ func IsHostProcess(spec *corev1.PodSpec) bool {
 	})
 	return hp
 }
+
+// ForEachEffectiveUser calls fn with the effective runAsUserName of every
+// container, in init, regular, ephemeral order; set is false when neither the
+// container nor the pod sets one. The audit's inventory uses it.
+func ForEachEffectiveUser(spec *corev1.PodSpec, fn func(user string, set bool)) {
+	visitContainers(spec, func(c containerRef) bool {
+		fn(c.eff.runAsUserName, c.eff.runAsUserNameSrc != unset)
+		return true
+	})
+}
