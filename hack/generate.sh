@@ -46,4 +46,8 @@ for f in "$tmp"/*.yaml; do
 		cat "$f"
 	} >"$OUT/$(basename "$f")"
 done
-echo "generate: wrote $(ls "$tmp" | sed "s|^|audit/crds/|" | tr '\n' ' ')" >&2
+# The chart ships the same files (behind audit.installCRDs).
+CHART_CRDS="$ROOT/charts/hostprocess-admission/files/crds"
+mkdir -p "$CHART_CRDS"
+cp "$OUT"/*.yaml "$CHART_CRDS/"
+echo "generate: wrote $(ls "$tmp" | sed "s|^|audit/crds/|" | tr '\n' ' ') and their copies in charts/hostprocess-admission/files/crds/" >&2

@@ -339,7 +339,10 @@ func TestRBACIsEnoughForTheWebhookAndNoMore(t *testing.T) {
 		{"read a Secret in another namespace", saClient.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "x"}, &corev1.Secret{})},
 		{"update another webhook configuration", saClient.Update(ctx, otherHook.DeepCopy())},
 		{"delete its own webhook configuration", saClient.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: fullname}})},
-		{"list pods", saClient.List(ctx, &corev1.PodList{})},
+		// The audit reads pods and workloads; it never writes them.
+		{"create a pod", saClient.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "p"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}}})},
+		{"delete a pod", saClient.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "p"}})},
 		{"update a namespace", saClient.Update(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})},
 	}
 	for _, d := range denied {

@@ -62,6 +62,10 @@ func TestRenderedObjectsInEveryCertificateMode(t *testing.T) {
 		"PodDisruptionBudget/" + fullname,
 		"ValidatingWebhookConfiguration/" + fullname,
 		"MutatingWebhookConfiguration/" + fullname,
+		"CustomResourceDefinition/reports.openreports.io",
+		"CustomResourceDefinition/clusterreports.openreports.io",
+		"Role/" + fullname + "-leader-election",
+		"RoleBinding/" + fullname + "-leader-election",
 	}
 	want := map[string][]string{
 		"selfManaged": append(slices.Clone(common), "Secret/"+fullname+"-cert", "Role/"+fullname, "RoleBinding/"+fullname),
@@ -79,7 +83,7 @@ func TestRenderedObjectsInEveryCertificateMode(t *testing.T) {
 				t.Errorf("objects:\n got %v\nwant %v", got, w)
 			}
 			for _, o := range m.objs {
-				if o.GetKind() != "ClusterRole" && o.GetKind() != "ClusterRoleBinding" &&
+				if o.GetKind() != "ClusterRole" && o.GetKind() != "ClusterRoleBinding" && o.GetKind() != "CustomResourceDefinition" &&
 					!strings.HasSuffix(o.GetKind(), "WebhookConfiguration") && o.GetNamespace() != namespace {
 					t.Errorf("%s %s: namespace %q, want %q", o.GetKind(), o.GetName(), o.GetNamespace(), namespace)
 				}
@@ -525,6 +529,11 @@ func TestRBACGrantsOnlyWhatTheWebhookUses(t *testing.T) {
 	cr := get[rbacv1.ClusterRole](t, m, "ClusterRole", fullname)
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
+		// The background audit reads pods and workloads and writes reports.
+		{APIGroups: []string{""}, Resources: []string{"pods", "replicationcontrollers", "podtemplates"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets", "statefulsets", "daemonsets"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"batch"}, Resources: []string{"jobs", "cronjobs"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"openreports.io"}, Resources: []string{"reports", "clusterreports"}, Verbs: []string{"get", "list", "create", "update", "delete"}},
 		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"validatingwebhookconfigurations", "mutatingwebhookconfigurations"},
 			Verbs: []string{"list", "watch"}},
 		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"validatingwebhookconfigurations", "mutatingwebhookconfigurations"},
@@ -555,12 +564,21 @@ func TestRBACGrantsOnlyWhatTheWebhookUses(t *testing.T) {
 		}
 	}
 
-	// Without self-managed certificates the webhook only reads namespaces.
+	lease := get[rbacv1.Role](t, m, "Role", fullname+"-leader-election")
+	wantLease := []rbacv1.PolicyRule{
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	}
+	if !reflect.DeepEqual(lease.Rules, wantLease) {
+		t.Errorf("leader election Role rules\n got %+v\nwant %+v", lease.Rules, wantLease)
+	}
+
+	// Without self-managed certificates the webhook touches no webhook configuration.
 	for _, mode := range modes[1:] {
 		m := render(t, mode.args...)
 		cr := get[rbacv1.ClusterRole](t, m, "ClusterRole", fullname)
-		if !reflect.DeepEqual(cr.Rules, want[:1]) {
-			t.Errorf("%s: ClusterRole rules %+v, want only %+v", mode.name, cr.Rules, want[:1])
+		if !reflect.DeepEqual(cr.Rules, want[:5]) {
+			t.Errorf("%s: ClusterRole rules %+v, want only %+v", mode.name, cr.Rules, want[:5])
 		}
 	}
 }
