@@ -15,9 +15,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/hostprocess-admission/hostprocess-admission/e2e/harness"
@@ -107,6 +110,15 @@ var _ = Describe("hostprocess-admission installed with its Helm chart", Ordered,
 		webhook        *harness.Webhook
 	)
 
+	// expectNoRBACDenials checks the webhook's log for requests that the
+	// chart's RBAC denied to its ServiceAccount. client-go logs them with the
+	// user quoted, the quotes escaped inside structured log values.
+	expectNoRBACDenials := func() {
+		GinkgoHelper()
+		By("checking that the chart's RBAC allowed everything the webhook did with its ServiceAccount's token")
+		Expect(webhook.Logs()).NotTo(MatchRegexp(`system:serviceaccount:%s:%s\\?" cannot`, releaseNamespace, webhook.ServiceAccount))
+	}
+
 	// upgrade runs helm upgrade --reuse-values with args.
 	upgrade := func(ctx SpecContext, args ...string) {
 		GinkgoHelper()
@@ -191,6 +203,7 @@ var _ = Describe("hostprocess-admission installed with its Helm chart", Ordered,
 		res = cluster.Kubectl(ctx, "create", "--dry-run=server", "-f", "examples/admitted/network-service-pod.yaml", "-o", "jsonpath={.spec.nodeSelector}")
 		Expect(res.Failed()).To(BeFalse(), res.String())
 		Expect(res.Stdout).To(Equal(`{"kubernetes.io/os":"windows"}`))
+		expectNoRBACDenials()
 	})
 
 	It("applies every example: admitted ones are created, rejected ones fail with the policy's message", func(ctx SpecContext) {
@@ -510,19 +523,16 @@ spec:
 			args = append(args, "--set", "executor.enabled=true")
 		}
 		upgrade(ctx, args...)
-		var daemonSets []string
+		// The release namespace is excluded from the webhooks, so the
+		// executor's DaemonSet, and a Pod with its template, are checked with
+		// a server dry run in the examples' namespace.
+		var daemonSets []*appsv1.DaemonSet
 		for _, o := range release.Objects {
-			if o.GetKind() != "DaemonSet" {
-				continue
+			if o.GetKind() == "DaemonSet" {
+				ds := &appsv1.DaemonSet{}
+				Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, ds)).To(Succeed())
+				daemonSets = append(daemonSets, ds)
 			}
-			// The release namespace is excluded from the webhooks; the
-			// policy is checked with a server dry run in the examples'
-			// namespace.
-			o = o.DeepCopy()
-			o.SetNamespace(examplesNamespace)
-			b, err := yaml.Marshal(o.Object)
-			Expect(err).NotTo(HaveOccurred())
-			daemonSets = append(daemonSets, string(b))
 		}
 		Expect(daemonSets).NotTo(BeEmpty(), "the chart renders no DaemonSet with the executor enabled")
 		Eventually(func(g Gomega) {
@@ -530,8 +540,28 @@ spec:
 		}).WithContext(ctx).WithTimeout(configTimeout).Should(Succeed())
 
 		for _, ds := range daemonSets {
-			By("kubectl create --dry-run=server of the executor DaemonSet")
-			res := serverDryRun(ctx, ds)
+			sc := ds.Spec.Template.Spec.SecurityContext
+			Expect(sc != nil && sc.WindowsOptions != nil && ptr.Deref(sc.WindowsOptions.HostProcess, false)).To(BeTrue(),
+				"DaemonSet %s is not a HostProcess workload, so the webhook would not see it", ds.Name)
+			ds.Namespace = examplesNamespace
+			ds.ResourceVersion = ""
+			b, err := yaml.Marshal(ds)
+			Expect(err).NotTo(HaveOccurred())
+			By("kubectl create --dry-run=server of DaemonSet " + ds.Name + " (workloadMode enforce)")
+			res := serverDryRun(ctx, string(b))
+			Expect(res.Failed()).To(BeFalse(), res.String())
+			Expect(res.Stdout).To(Equal("daemonset.apps/" + ds.Name + " created (server dry run)\n"))
+			Expect(res.Warnings()).To(BeEmpty(), res.String())
+
+			pod := &corev1.Pod{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+				ObjectMeta: metav1.ObjectMeta{Name: ds.Name + "-pod", Namespace: examplesNamespace, Labels: ds.Spec.Template.Labels},
+				Spec:       ds.Spec.Template.Spec,
+			}
+			b, err = yaml.Marshal(pod)
+			Expect(err).NotTo(HaveOccurred())
+			By("kubectl create --dry-run=server of a Pod with its template (mode enforce)")
+			res = serverDryRun(ctx, string(b))
 			Expect(res.Failed()).To(BeFalse(), res.String())
 			Expect(res.Warnings()).To(BeEmpty(), res.String())
 		}
@@ -539,6 +569,8 @@ spec:
 
 	It("removes the webhook configurations on helm uninstall, so nothing is left to block the cluster", func(ctx SpecContext) {
 		ex := example(examples, "examples/rejected/windows-os.yaml")
+
+		expectNoRBACDenials()
 
 		By("helm uninstall")
 		res := release.Uninstall(ctx)
