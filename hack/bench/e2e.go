@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
+)
+
+// e2eRun is one batch of pod creations through the API server.
+type e2eRun struct {
+	Case     string  `json:"case"` // none, hostprocess or plain
+	Repeat   int     `json:"repeat"`
+	Pods     int     `json:"pods"`
+	Failed   int     `json:"failed"`
+	Seconds  float64 `json:"seconds"`
+	PodsPerS float64 `json:"pods_per_s"`
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	// CPU time per pod of the webhook process (A) and of the whole machine
+	// (every process, also other work on a shared machine).
+	WebhookCPUPerPod float64 `json:"webhook_cpu_ms_per_pod"`
+	MachineCPUPerPod float64 `json:"machine_cpu_ms_per_pod"`
+	FirstFail        string  `json:"first_error,omitempty"`
+}
+
+// machineBusy returns the CPU time all CPUs spent outside idle and iowait,
+// from /proc/stat.
+func machineBusy() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy uint64
+	for i, v := range f[1:8] { // user nice system idle iowait irq softirq
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, _ := strconv.ParseUint(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / clockTicks
+}
+
+// chartWebhooks renders the chart's webhook configurations with bin/helm and
+// points their clientConfig at url (with caBundle) instead of the Service.
+func chartWebhooks(ctx context.Context, env *testenv.Env, chart, url string, caPEM []byte) (
+	*admissionregistrationv1.ValidatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfiguration, error) {
+	out, err := env.Run(ctx, testenv.Helm, "template", "bench", chart, "--namespace", "hostprocess-admission")
+	if err != nil {
+		return nil, nil, err
+	}
+	var vwc *admissionregistrationv1.ValidatingWebhookConfiguration
+	var mwc *admissionregistrationv1.MutatingWebhookConfiguration
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(out)))
+	for i := 0; i < 1000; i++ {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the rendered chart: %w", err)
+		}
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			return nil, nil, err
+		}
+		switch meta.Kind {
+		case "ValidatingWebhookConfiguration":
+			vwc = &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			if err := yaml.UnmarshalStrict(doc, vwc); err != nil {
+				return nil, nil, err
+			}
+		case "MutatingWebhookConfiguration":
+			mwc = &admissionregistrationv1.MutatingWebhookConfiguration{}
+			if err := yaml.UnmarshalStrict(doc, mwc); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if vwc == nil || mwc == nil {
+		return nil, nil, errors.New("the chart rendered no Validating and Mutating WebhookConfiguration")
+	}
+	point := func(cc *admissionregistrationv1.WebhookClientConfig) {
+		path := "/validate"
+		if cc.Service != nil && cc.Service.Path != nil {
+			path = *cc.Service.Path
+		}
+		cc.Service, cc.URL, cc.CABundle = nil, ptr.To(url+path), caPEM
+	}
+	for i := range vwc.Webhooks {
+		point(&vwc.Webhooks[i].ClientConfig)
+	}
+	for i := range mwc.Webhooks {
+		point(&mwc.Webhooks[i].ClientConfig)
+	}
+	return vwc, mwc, nil
+}
+
+// e2eBench creates pods through the API server.
+type e2eBench struct {
+	cs        *kubernetes.Clientset
+	namespace string
+	vwc       *admissionregistrationv1.ValidatingWebhookConfiguration
+	mwc       *admissionregistrationv1.MutatingWebhookConfiguration
+}
+
+func newE2E(ctx context.Context, env *testenv.Env, namespace string, vwc *admissionregistrationv1.ValidatingWebhookConfiguration,
+	mwc *admissionregistrationv1.MutatingWebhookConfiguration) (*e2eBench, error) {
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side rate limit
+	cfg.WarningHandler = rest.NoWarnings{}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	return &e2eBench{cs: cs, namespace: namespace, vwc: vwc, mwc: mwc}, nil
+}
+
+// canary is a HostProcess pod the policy denies (runAsUserName not allowed),
+// created with dry run to tell whether the webhooks are in force.
+func (e *e2eBench) canary() *corev1.Pod {
+	pod := e2ePod(hostProcessPod(e.namespace))
+	pod.Spec.SecurityContext.WindowsOptions.RunAsUserName = ptr.To("Administrator")
+	return pod
+}
+
+// setWebhooks registers or removes the configurations and waits until the
+// API server acts accordingly.
+func (e *e2eBench) setWebhooks(ctx context.Context, on bool) error {
+	adm := e.cs.AdmissionregistrationV1()
+	if on {
+		if _, err := adm.ValidatingWebhookConfigurations().Create(ctx, e.vwc.DeepCopy(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		if _, err := adm.MutatingWebhookConfigurations().Create(ctx, e.mwc.DeepCopy(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	} else {
+		if err := adm.ValidatingWebhookConfigurations().Delete(ctx, e.vwc.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		if err := adm.MutatingWebhookConfigurations().Delete(ctx, e.mwc.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	// Bounded wait: the API server's webhook configuration informer picks the
+	// change up within a second or so.
+	var last error
+	for i := 0; i < 300; i++ {
+		_, err := e.cs.CoreV1().Pods(e.namespace).Create(ctx, e.canary(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		denied := err != nil && strings.Contains(err.Error(), "HostProcess policy")
+		if on == denied {
+			// Twice in a row, so that both configurations are in force.
+			if i > 0 && last == nil {
+				return nil
+			}
+			last = nil
+		} else {
+			last = fmt.Errorf("webhooks on=%v: canary pod: %v", on, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the API server did not apply the webhook configurations (on=%v) in 30s: %v", on, last)
+}
+
+// clean deletes every pod in the namespace and waits until none is left.
+func (e *e2eBench) clean(ctx context.Context) error {
+	pods := e.cs.CoreV1().Pods(e.namespace)
+	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{}); err != nil {
+		return err
+	}
+	for i := 0; i < 600; i++ {
+		list, err := pods.List(ctx, metav1.ListOptions{Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(list.Items) == 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("pods were not deleted in 60s")
+}
+
+// e2ePod makes a pod fit for creation: no fields the API server computes.
+func e2ePod(pod *corev1.Pod) *corev1.Pod {
+	pod.Spec.Priority, pod.Spec.PreemptionPolicy = nil, nil
+	pod.Spec.DeprecatedServiceAccount = ""
+	return pod
+}
+
+// run creates n pods with workers concurrent clients.
+// It also measures the CPU time of the webhook process (pid) and of the
+// whole machine per pod created.
+func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, workers, pid int) e2eRun {
+	pods := e.cs.CoreV1().Pods(e.namespace)
+	hook0, _ := cpuTime(pid)
+	busy0 := machineBusy()
+	lat := make([][]time.Duration, workers)
+	var next, failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				t0 := time.Now()
+				_, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+				lat[w] = append(lat[w], time.Since(t0))
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	hook1, _ := cpuTime(pid)
+	busy1 := machineBusy()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	r := e2eRun{Case: name, Pods: n, Failed: int(failed.Load()), Seconds: elapsed.Seconds(),
+		PodsPerS: float64(n-int(failed.Load())) / elapsed.Seconds(),
+		P50ms:    ms(quantile(all, 0.5)), P99ms: ms(quantile(all, 0.99)),
+		WebhookCPUPerPod: ms(hook1-hook0) / float64(n), MachineCPUPerPod: ms(busy1-busy0) / float64(n)}
+	if s, ok := firstErr.Load().(string); ok {
+		r.FirstFail = s
+	}
+	return r
+}

@@ -1,0 +1,569 @@
+// Command bench measures the webhook server against its physical limit and
+// its peer, and the whole admission path through a real API server.
+//
+//   - A: `hostprocess-admission serve` as shipped (the built binary, built-in
+//     default configuration, namespace cache against the API server), load
+//     alternating between /validate and /mutate;
+//   - B: the same webhook server (webhook.NewServer, same TLS and HTTP
+//     settings) with a handler that answers Allowed without decoding
+//     (hack/bench/bareserver);
+//   - C: the Pod Security Admission webhook (bin/pod-security-webhook) in a
+//     namespace labelled warn=restricted and audit=restricted, so that it
+//     decodes the pod and runs every restricted check.
+//
+// The load is vegeta at constant rates, HTTP/1.1 keep-alive over TLS on
+// loopback, with a 7 KiB AdmissionReview of a HostProcess DaemonSet pod. The
+// servers are measured interleaved (A B C A B C ...) so that drift on the
+// machine hits all of them alike. Every figure is the median of the repeats.
+//
+// Then the API server creates pods with 8 client workers: without webhooks,
+// with the chart's webhook configurations for HostProcess pods, and with the
+// same configurations for plain Linux pods, which the matchConditions keep
+// away from the webhook.
+//
+// Results: a table on stdout, bench/results/latest.json and latest.md, and
+// the handler's CPU profile summary in bench/results/handler-profile.txt.
+//
+// Usage: go run ./hack/bench [flags]   (make bench)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
+)
+
+type options struct {
+	repeats       int
+	fixedRates    []int
+	fixedDuration time.Duration
+	stepDuration  time.Duration
+	startRate     int
+	growth        float64
+	bisections    int
+	maxRate       int
+	e2ePods       int
+	e2eWorkers    int
+	skipLoad      bool
+	skipE2E       bool
+	skipGoBench   bool
+	skipAudit     bool
+	auditTimeout  time.Duration
+	serveBinary   string
+	out           string
+	keep          bool
+}
+
+func main() {
+	var o options
+	var rates string
+	flag.IntVar(&o.repeats, "repeats", 3, "repeats of every measurement; figures are medians")
+	flag.StringVar(&rates, "rates", "500,1000", "constant rates (requests/s) for the latency figures")
+	flag.DurationVar(&o.fixedDuration, "fixed-duration", 5*time.Second, "length of each constant-rate run")
+	flag.DurationVar(&o.stepDuration, "step-duration", 3*time.Second, "length of each step of the maximum-rate search")
+	flag.IntVar(&o.startRate, "start-rate", 400, "first rate of the maximum-rate search")
+	flag.Float64Var(&o.growth, "growth", 1.5, "factor between rates while stepping up")
+	flag.IntVar(&o.bisections, "bisections", 3, "bisections between the last sustained and the first failed rate")
+	flag.IntVar(&o.maxRate, "max-rate", 12000, "the search stops here")
+	flag.IntVar(&o.e2ePods, "e2e-pods", 2000, "pods created per end-to-end run")
+	flag.IntVar(&o.e2eWorkers, "e2e-workers", 8, "concurrent clients creating pods")
+	flag.BoolVar(&o.skipLoad, "skip-load", false, "skip the webhook load tests")
+	flag.BoolVar(&o.skipE2E, "skip-e2e", false, "skip the end-to-end pod creation runs")
+	flag.BoolVar(&o.skipGoBench, "skip-gobench", false, "skip the Go benchmarks (BenchmarkEvaluate, BenchmarkValidateHandler)")
+	flag.BoolVar(&o.skipAudit, "skip-audit", false, "skip the audit scale test (hack/bench/audit)")
+	flag.DurationVar(&o.auditTimeout, "audit-timeout", 6*time.Minute, "bound on the audit scale test")
+	flag.StringVar(&o.serveBinary, "serve-binary", "", "run this hostprocess-admission binary as A instead of building the work tree's (to compare a change)")
+	flag.StringVar(&o.out, "out", "bench/results", "directory for latest.json, latest.md and handler-profile.txt")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (server logs)")
+	flag.Parse()
+	for _, r := range strings.Split(rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: bad -rates %q\n", rates)
+			os.Exit(2)
+		}
+		o.fixedRates = append(o.fixedRates, n)
+	}
+	if o.repeats < 1 || o.growth <= 1 || o.startRate < 1 || o.maxRate < o.startRate {
+		fmt.Fprintln(os.Stderr, "bench: -repeats ≥ 1, -growth > 1 and -start-rate ≤ -max-rate are required")
+		os.Exit(2)
+	}
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+var began = time.Now()
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%6.1fs load %s] %s\n", time.Since(began).Seconds(), loadAvg(), fmt.Sprintf(format, args...))
+}
+
+func run(ctx context.Context, o options) error {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{testenv.KubeAPIServer, testenv.Etcd, testenv.Helm, testenv.PodSecurityWebhook} {
+		if _, err := testenv.Bin(name); err != nil {
+			return err
+		}
+	}
+	out := o.out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
+	rep := &report{Command: "make bench (go run ./hack/bench " + strings.Join(os.Args[1:], " ") + ")", Started: began.UTC(),
+		Machine: describeMachine(), LoadStart: loadAvg(), Options: o.describe()}
+
+	work, err := os.MkdirTemp("", "hpa-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		logf("work directory %s", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+
+	logf("building serve (A) and the bare server (B)")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", work+"/", ".", "./hack/bench/bareserver")
+	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+
+	body, err := reviewBody(hostProcessPod(benchNamespace))
+	if err != nil {
+		return err
+	}
+	if err := checkReviewSize(body); err != nil {
+		return err
+	}
+	rep.ReviewBytes = len(body)
+
+	pk, err := newPKI(work)
+	if err != nil {
+		return err
+	}
+
+	logf("starting etcd and kube-apiserver")
+	// More delete-collection workers only speed up the untimed clean-up
+	// between end-to-end runs.
+	env, err := testenv.New(testenv.WithLogger(logr.Discard()), testenv.WithAPIServerFlags("--delete-collection-workers=8"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			logf("stopping the control plane: %v", err)
+		}
+	}()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNamespace, Labels: map[string]string{
+		"pod-security.kubernetes.io/warn":  "restricted",
+		"pod-security.kubernetes.io/audit": "restricted",
+	}}}
+	if err := env.Client.Create(ctx, ns); err != nil {
+		return fmt.Errorf("creating namespace %s: %w", benchNamespace, err)
+	}
+
+	serveBin := filepath.Join(work, "hostprocess-admission")
+	if o.serveBinary != "" {
+		if serveBin, err = filepath.Abs(o.serveBinary); err != nil {
+			return err
+		}
+		rep.Options["serve_binary"] = serveBin
+	}
+	servers, err := startServers(ctx, work, serveBin, env.Kubeconfig, pk, body)
+	for _, s := range servers {
+		defer s.stop()
+	}
+	if err != nil {
+		return err
+	}
+	byName := map[string]*server{}
+	for _, s := range servers {
+		byName[s.name] = s
+	}
+
+	// Idle memory and CPU, once every server is ready and has settled.
+	idle0 := map[string]time.Duration{}
+	for _, s := range servers {
+		idle0[s.name], _ = cpuTime(s.pid())
+	}
+	const idleFor = 3 * time.Second
+	time.Sleep(idleFor)
+	rep.RSS, rep.IdleCPU = map[string]float64{}, map[string]float64{}
+	for _, s := range servers {
+		if t, err := cpuTime(s.pid()); err == nil {
+			rep.IdleCPU[s.name] = ms(t-idle0[s.name]) / idleFor.Seconds()
+		}
+		m, err := memoryDetail(s.pid())
+		if err != nil {
+			return err
+		}
+		rep.RSS[s.name+"_idle"] = mib(m["VmRSS"])
+		rep.RSS[s.name+"_idle_anon"] = mib(m["RssAnon"])
+		rep.RSS[s.name+"_idle_file"] = mib(m["RssFile"])
+	}
+	logf("idle: RSS A %.1f MiB (anon %.1f), B %.1f MiB (anon %.1f), C %.1f MiB (anon %.1f); CPU A %.0f, B %.0f, C %.0f ms/s",
+		rep.RSS["A_idle"], rep.RSS["A_idle_anon"], rep.RSS["B_idle"], rep.RSS["B_idle_anon"], rep.RSS["C_idle"], rep.RSS["C_idle_anon"],
+		rep.IdleCPU["A"], rep.IdleCPU["B"], rep.IdleCPU["C"])
+
+	if !o.skipLoad {
+		targets := make([]*loadTarget, len(servers))
+		for i, s := range servers {
+			targets[i] = newLoadTarget(s, pk.client(), body)
+		}
+		if err := loadTests(ctx, o, targets, rep); err != nil {
+			return err
+		}
+		for _, s := range servers {
+			_, hwm, err := memory(s.pid())
+			if err == nil {
+				rep.RSS[s.name+"_hwm"] = mib(hwm)
+			}
+		}
+	}
+
+	if !o.skipE2E {
+		if err := e2eTests(ctx, o, env, root, byName["A"], pk, rep); err != nil {
+			return err
+		}
+	}
+	for _, s := range servers {
+		if err := s.alive(); err != nil {
+			return err
+		}
+	}
+
+	if !o.skipAudit {
+		rep.Audit = auditScale(ctx, root, o.auditTimeout)
+		logf("audit scale test: %s", rep.Audit.Status)
+	}
+	if !o.skipGoBench {
+		if err := goBenchmarks(ctx, root, work, out, rep); err != nil {
+			return err
+		}
+	}
+
+	rep.LoadEnd = loadAvg()
+	rep.Finished = time.Now().UTC()
+	rep.summarize()
+	md := rep.markdown()
+	fmt.Println(md)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "latest.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "latest.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s and latest.md in %s", filepath.Join(out, "latest.json"), time.Since(began).Round(time.Second))
+	return nil
+}
+
+// startServers starts A, B and C and waits until each answers the review.
+func startServers(ctx context.Context, work, serveBin, kubeconfig string, pk *pki, body []byte) ([]*server, error) {
+	psa, err := testenv.Bin(testenv.PodSecurityWebhook)
+	if err != nil {
+		return nil, err
+	}
+	var ports [4]int
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	probe := pk.client()
+	a := &server{name: "A", label: "serve (A)", port: ports[0], paths: []string{"/validate", "/mutate"},
+		cmd: exec.Command(serveBin, "serve",
+			"--kubeconfig", kubeconfig, "--cert-dir", pk.certDir, "--port", strconv.Itoa(ports[0]),
+			"--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(ports[3])),
+		log: filepath.Join(work, "serve.log")}
+	b := &server{name: "B", label: "bare server (B)", port: ports[1], paths: []string{"/validate", "/mutate"},
+		cmd: exec.Command(filepath.Join(work, "bareserver"), "--cert-dir", pk.certDir, "--port", strconv.Itoa(ports[1])),
+		log: filepath.Join(work, "bareserver.log")}
+	c := &server{name: "C", label: "pod-security-webhook (C)", port: ports[2], paths: []string{"/"},
+		cmd: exec.Command(psa, "--kubeconfig", kubeconfig,
+			"--tls-cert-file", filepath.Join(pk.certDir, "tls.crt"), "--tls-private-key-file", filepath.Join(pk.certDir, "tls.key"),
+			"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(ports[2])),
+		log: filepath.Join(work, "pod-security-webhook.log")}
+	a.ready = all(httpReady(probe, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[3])), reviewReady(probe, a.urls()[0], body), reviewReady(probe, a.urls()[1], body))
+	b.ready = reviewReady(probe, b.urls()[0], body)
+	// PSA answers with the restricted level's warnings only when it decoded
+	// the pod and ran its checks.
+	c.ready = all(httpReady(probe, fmt.Sprintf("https://127.0.0.1:%d/readyz", ports[2])),
+		reviewReady(probe, c.urls()[0], body, `"warnings":[`, "violate PodSecurity", "restricted:latest"))
+	servers := []*server{a, b, c}
+	for i, s := range servers {
+		logf("starting %s on 127.0.0.1:%d", s.label, s.port)
+		if err := s.start(ctx, 60*time.Second); err != nil {
+			return servers[:i+1], err
+		}
+	}
+	return servers, nil
+}
+
+func all(checks ...func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for _, c := range checks {
+			if err := c(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// loadTests runs the constant-rate runs and the maximum-rate search,
+// interleaving the servers.
+func loadTests(ctx context.Context, o options, targets []*loadTarget, rep *report) error {
+	pause := func() error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+			return nil
+		}
+	}
+	logf("warming up")
+	for _, t := range targets {
+		t.attack(500, 3*time.Second)
+		if err := pause(); err != nil {
+			return err
+		}
+	}
+	for rep1 := 1; rep1 <= o.repeats; rep1++ {
+		for _, rate := range o.fixedRates {
+			for _, t := range targets {
+				s := t.attack(rate, o.fixedDuration)
+				rep.Fixed = append(rep.Fixed, s)
+				s.Repeat = rep1
+				logf("repeat %d: %s at %d/s: sent %d ok %d, p50 %.2f ms p99 %.2f ms max %.1f ms, CPU %.3f ms/review (client %.3f), RSS %.1f MiB %s",
+					rep1, s.Server, rate, s.Sent, s.OK, s.P50ms, s.P99ms, s.MaxMs, s.CPUPerRev, s.ClientCPUPerRev, s.PeakRSSMiB, s.Error)
+				if err := pause(); err != nil {
+					return err
+				}
+				if err := t.srv.alive(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for rep1 := 1; rep1 <= o.repeats; rep1++ {
+		searches := make([]*search, len(targets))
+		for i, t := range targets {
+			searches[i] = newSearch(t.srv.name, o)
+		}
+		// Each round gives every server still searching one step; the number
+		// of rounds is bounded by the stepping and the bisections.
+		for round := 0; round < 64; round++ {
+			active := false
+			for i, t := range targets {
+				s := searches[i]
+				if s.done() {
+					continue
+				}
+				active = true
+				st := t.attack(s.next, o.stepDuration)
+				st.Repeat = rep1
+				rep.Search = append(rep.Search, st)
+				s.record(st.sustained())
+				logf("search %d: %s at %d/s: sent %d ok %d, p99 %.1f ms -> %v %s", rep1, st.Server, st.Rate, st.Sent, st.OK, st.P99ms, st.sustained(), st.Error)
+				if err := pause(); err != nil {
+					return err
+				}
+				if err := t.srv.alive(); err != nil {
+					return err
+				}
+			}
+			if !active {
+				break
+			}
+		}
+		for _, s := range searches {
+			rep.MaxRates = append(rep.MaxRates, maxRate{Server: s.server, Repeat: rep1, Rate: s.lo, Capped: s.capped})
+			logf("search %d: %s sustains %d/s", rep1, s.server, s.lo)
+		}
+	}
+	return nil
+}
+
+// search steps the rate up by a factor until the first rate that is not
+// sustained (tried twice), then bisects between the last sustained and that
+// one.
+type search struct {
+	server     string
+	next       int
+	lo, hi     int // highest sustained, lowest failed (0: none yet)
+	growth     float64
+	max        int
+	bisections int
+	capped     bool
+	retried    bool
+	finished   bool
+}
+
+func newSearch(server string, o options) *search {
+	return &search{server: server, next: o.startRate, growth: o.growth, max: o.maxRate, bisections: o.bisections}
+}
+
+func (s *search) done() bool { return s.finished }
+
+func (s *search) record(ok bool) {
+	// The first failure while stepping up is tried once more, so that one
+	// stall on a shared machine does not end the ascent.
+	if !ok && s.hi == 0 && !s.retried {
+		s.retried = true
+		return
+	}
+	if ok {
+		s.lo = s.next
+	} else {
+		s.hi = s.next
+	}
+	switch {
+	case s.hi == 0 && s.lo >= s.max:
+		s.capped, s.finished = true, true
+	case s.hi == 0:
+		s.next = min(s.max, roundRate(float64(s.lo)*s.growth))
+	case s.lo == 0 && s.hi > 0 && s.hi <= 50:
+		s.finished = true
+	case s.bisections == 0:
+		s.finished = true
+	default:
+		s.bisections--
+		mid := roundRate(float64(s.lo+s.hi) / 2)
+		if mid <= s.lo || mid >= s.hi {
+			s.finished = true
+			return
+		}
+		s.next = mid
+	}
+}
+
+// roundRate rounds to a multiple of 25 requests/s.
+func roundRate(r float64) int { return max(25, int(r/25+0.5)*25) }
+
+// e2eTests creates pods through the API server: without webhooks, with the
+// chart's webhook configurations for HostProcess pods, and for plain pods.
+func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *server, pk *pki, rep *report) error {
+	logf("rendering the chart's webhook configurations")
+	vwc, mwc, err := chartWebhooks(ctx, env, filepath.Join(root, "charts", "hostprocess-admission"), fmt.Sprintf("https://127.0.0.1:%d", a.port), pk.caPEM)
+	if err != nil {
+		return err
+	}
+	e, err := newE2E(ctx, env, "bench-e2e", vwc, mwc)
+	if err != nil {
+		return err
+	}
+	hp, plain := e2ePod(hostProcessPod(e.namespace)), e2ePod(plainPod(e.namespace))
+	// Each case with webhooks has its baseline without them, with the same
+	// pods: none for hostprocess, none-plain for plain.
+	cases := []struct {
+		name     string
+		webhooks bool
+		pod      *corev1.Pod
+	}{{"none", false, hp}, {"hostprocess", true, hp}, {"none-plain", false, plain}, {"plain", true, plain}}
+	// Warm the API server (and the webhook connection) up, unmeasured.
+	if err := e.setWebhooks(ctx, true); err != nil {
+		return err
+	}
+	e.run(ctx, "warmup", hp, 200, o.e2eWorkers, a.pid())
+	for r := 1; r <= o.repeats; r++ {
+		for _, c := range cases {
+			t0 := time.Now()
+			if err := e.clean(ctx); err != nil {
+				return err
+			}
+			logf("e2e: pods deleted in %.1fs", time.Since(t0).Seconds())
+			if err := e.setWebhooks(ctx, c.webhooks); err != nil {
+				return err
+			}
+			res := e.run(ctx, c.name, c.pod, o.e2ePods, o.e2eWorkers, a.pid())
+			res.Repeat = r
+			rep.E2E = append(rep.E2E, res)
+			logf("e2e %d: %s: %d pods in %.1fs = %.0f pods/s, p50 %.1f ms p99 %.1f ms, CPU per pod: webhook %.3f ms, machine %.2f ms, %d failed %s",
+				r, c.name, res.Pods, res.Seconds, res.PodsPerS, res.P50ms, res.P99ms, res.WebhookCPUPerPod, res.MachineCPUPerPod, res.Failed, res.FirstFail)
+			if res.Failed > 0 {
+				return fmt.Errorf("e2e %s: %d of %d pods failed: %s", c.name, res.Failed, res.Pods, res.FirstFail)
+			}
+		}
+	}
+	if err := e.clean(ctx); err != nil {
+		return err
+	}
+	return e.setWebhooks(ctx, false)
+}
+
+// loadAvg returns the 1-, 5- and 15-minute load averages.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// describeMachine says what the figures were measured on.
+func describeMachine() machine {
+	m := machine{CPUs: numCPU(), GoVersion: goVersion()}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				m.MemGiB = kb / (1 << 20)
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(data))
+	}
+	return m
+}
+
+func goVersion() string {
+	out, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// report is everything one run measured; it is written as latest.json.
+type report struct {
+	Command     string            `json:"command"`
+	Started     time.Time         `json:"started"`
+	Finished    time.Time         `json:"finished"`
+	Machine     machine           `json:"machine"`
+	LoadStart   string            `json:"load_average_start"`
+	LoadEnd     string            `json:"load_average_end"`
+	Options     map[string]string `json:"options"`
+	ReviewBytes int               `json:"review_bytes"`
+
+	// Summary figures, each the median over the repeats.
+	MaxRateRPS   map[string]float64            `json:"max_rate_rps"`
+	P99At1000    map[string]float64            `json:"p99_ms_at_1000"`
+	Latency      map[string]map[string]float64 `json:"latency_ms"` // "500" -> "A_p50" ...
+	CPUPerReview map[string]float64            `json:"cpu_ms_per_review"`
+	ClientCPU    map[string]float64            `json:"client_cpu_ms_per_review"`
+	RSS          map[string]float64            `json:"rss_mib"`
+	IdleCPU      map[string]float64            `json:"idle_cpu_ms_per_s"`
+	E2EPodsPerS  map[string]float64            `json:"e2e_pods_per_s"`
+	E2EP50       map[string]float64            `json:"e2e_p50_ms"`
+	E2EP99       map[string]float64            `json:"e2e_p99_ms"`
+	// CPU per pod created: the webhook process (A) and the whole machine.
+	E2EWebhookCPU map[string]float64 `json:"e2e_webhook_cpu_ms_per_pod"`
+	E2EMachineCPU map[string]float64 `json:"e2e_machine_cpu_ms_per_pod"`
+	GoBench       map[string]goBench `json:"go_benchmarks,omitempty"`
+	Audit         *auditResult       `json:"audit_scale,omitempty"`
+	Goals         []goal             `json:"goals"`
+
+	// Every measurement the summary comes from.
+	Fixed    []step    `json:"fixed_rate_runs"`
+	Search   []step    `json:"search_steps"`
+	MaxRates []maxRate `json:"max_rates"`
+	E2E      []e2eRun  `json:"e2e_runs"`
+}
+
+type machine struct {
+	CPUs      int     `json:"cpus"`
+	CPUModel  string  `json:"cpu_model"`
+	MemGiB    float64 `json:"mem_gib"`
+	Kernel    string  `json:"kernel"`
+	GoVersion string  `json:"go_version"`
+}
+
+type maxRate struct {
+	Server string `json:"server"`
+	Repeat int    `json:"repeat"`
+	Rate   int    `json:"rate"`
+	Capped bool   `json:"capped,omitempty"` // sustained up to -max-rate
+}
+
+type goal struct {
+	Goal   string  `json:"goal"`
+	Value  float64 `json:"value"`
+	Target float64 `json:"target"`
+	Met    bool    `json:"met"`
+}
+
+func numCPU() int { return runtime.NumCPU() }
+
+func (o options) describe() map[string]string {
+	return map[string]string{
+		"repeats":        fmt.Sprint(o.repeats),
+		"rates":          fmt.Sprint(o.fixedRates),
+		"fixed_duration": o.fixedDuration.String(),
+		"step_duration":  o.stepDuration.String(),
+		"search":         fmt.Sprintf("from %d/s ×%.2f until a rate is not sustained, then %d bisections; at most %d/s", o.startRate, o.growth, o.bisections, o.maxRate),
+		"sustained":      fmt.Sprintf("100%% allowed responses, p99 < %s, ≥ %.0f%% of the rate sent", maxP99, minRateReached*100),
+		"e2e":            fmt.Sprintf("%d pods, %d workers", o.e2ePods, o.e2eWorkers),
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+var serverNames = []string{"A", "B", "C"}
+
+// summarize computes the medians and checks the goals.
+func (r *report) summarize() {
+	r.MaxRateRPS = map[string]float64{}
+	r.P99At1000 = map[string]float64{}
+	r.Latency = map[string]map[string]float64{}
+	r.CPUPerReview = map[string]float64{}
+	r.ClientCPU = map[string]float64{}
+	r.E2EPodsPerS, r.E2EP50, r.E2EP99 = map[string]float64{}, map[string]float64{}, map[string]float64{}
+	for _, s := range serverNames {
+		var rates []float64
+		for _, m := range r.MaxRates {
+			if m.Server == s {
+				rates = append(rates, float64(m.Rate))
+			}
+		}
+		if len(rates) > 0 {
+			r.MaxRateRPS[s] = median(rates)
+		}
+	}
+	rates := map[int]bool{}
+	for _, f := range r.Fixed {
+		rates[f.Rate] = true
+	}
+	for rate := range rates {
+		lat := map[string]float64{}
+		for _, s := range serverNames {
+			var p50, p99, mx, cpu, client, rss []float64
+			for _, f := range r.Fixed {
+				if f.Server == s && f.Rate == rate {
+					p50, p99, mx = append(p50, f.P50ms), append(p99, f.P99ms), append(mx, f.MaxMs)
+					cpu, client, rss = append(cpu, f.CPUPerRev), append(client, f.ClientCPUPerRev), append(rss, f.PeakRSSMiB)
+				}
+			}
+			if len(p50) == 0 {
+				continue
+			}
+			lat[s+"_p50"], lat[s+"_p99"], lat[s+"_max"] = median(p50), median(p99), median(mx)
+			lat[s+"_cpu_ms_per_review"] = median(cpu)
+			lat[s+"_peak_rss_mib"] = median(rss)
+			if rate == 1000 {
+				r.P99At1000[s] = median(p99)
+				r.CPUPerReview[s] = median(cpu)
+				r.ClientCPU[s] = median(client)
+				r.RSS[s+"_load"] = median(rss)
+				r.RSS[s+"_load_max"] = slices.Max(rss)
+			}
+		}
+		r.Latency[fmt.Sprint(rate)] = lat
+	}
+	r.E2EWebhookCPU, r.E2EMachineCPU = map[string]float64{}, map[string]float64{}
+	for _, c := range e2eCases {
+		var pps, p50, p99, hook, machine []float64
+		for _, e := range r.E2E {
+			if e.Case == c {
+				pps, p50, p99 = append(pps, e.PodsPerS), append(p50, e.P50ms), append(p99, e.P99ms)
+				hook, machine = append(hook, e.WebhookCPUPerPod), append(machine, e.MachineCPUPerPod)
+			}
+		}
+		if len(pps) > 0 {
+			r.E2EPodsPerS[c], r.E2EP50[c], r.E2EP99[c] = median(pps), median(p50), median(p99)
+			r.E2EWebhookCPU[c], r.E2EMachineCPU[c] = median(hook), median(machine)
+		}
+	}
+	r.checkGoals()
+}
+
+func (r *report) checkGoals() {
+	r.Goals = nil
+	ratio := func(name string, num, den, target float64, atLeast bool) {
+		if num == 0 || den == 0 || math.IsNaN(num) || math.IsNaN(den) {
+			return
+		}
+		v := num / den
+		met := v <= target
+		if atLeast {
+			met = v >= target
+		}
+		r.Goals = append(r.Goals, goal{Goal: name, Value: round(v, 3), Target: target, Met: met})
+	}
+	abs := func(name string, v, target float64) {
+		if v == 0 || math.IsNaN(v) {
+			return
+		}
+		r.Goals = append(r.Goals, goal{Goal: name, Value: round(v, 3), Target: target, Met: v <= target})
+	}
+	ratio("max sustainable rate A/B ≥ 0.9", r.MaxRateRPS["A"], r.MaxRateRPS["B"], 0.9, true)
+	ratio("max sustainable rate A/C ≥ 1.5", r.MaxRateRPS["A"], r.MaxRateRPS["C"], 1.5, true)
+	ratio("CPU per review A/B ≤ 1.15", r.CPUPerReview["A"], r.CPUPerReview["B"], 1.15, false)
+	ratio("p99 at 1000/s A/B ≤ 1.25", r.P99At1000["A"], r.P99At1000["B"], 1.25, false)
+	abs("RSS of A idle ≤ 40 MiB", r.RSS["A_idle"], 40)
+	abs("RSS of A at 1000/s ≤ 80 MiB", r.RSS["A_load"], 80)
+	ratio("e2e HostProcess pods with webhooks / none ≥ 0.7", r.E2EPodsPerS["hostprocess"], r.E2EPodsPerS["none"], 0.7, true)
+	ratio("e2e plain pods with webhooks / none ≥ 0.97", r.E2EPodsPerS["plain"], r.E2EPodsPerS["none-plain"], 0.97, true)
+	if b, ok := r.GoBench["BenchmarkEvaluate"]; ok {
+		abs("BenchmarkEvaluate ≤ 2 µs/op", b.NsPerOp/1000, 2)
+		r.Goals = append(r.Goals, goal{Goal: "BenchmarkEvaluate ≤ 10 allocs/op", Value: b.AllocsPerOp, Target: 10, Met: b.AllocsPerOp <= 10})
+	}
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// markdown renders the summary: absolute figures with the A/B and A/C ratios,
+// the end-to-end runs, the Go benchmarks and the goals.
+func (r *report) markdown() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	num := func(v float64, format string) string {
+		if v == 0 || math.IsNaN(v) {
+			return "–"
+		}
+		return fmt.Sprintf(format, v)
+	}
+	rat := func(a, b float64) string {
+		if a == 0 || b == 0 || math.IsNaN(a) || math.IsNaN(b) {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", a/b)
+	}
+	w("Webhook servers (median of %s; A = serve, B = same server with a non-decoding handler, C = PSA webhook)\n\n", r.Options["repeats"])
+	w("| figure | A | B | C | A/B | A/C |\n|---|---:|---:|---:|---:|---:|\n")
+	row := func(name string, vals map[string]float64, format string) {
+		w("| %s | %s | %s | %s | %s | %s |\n", name, num(vals["A"], format), num(vals["B"], format), num(vals["C"], format),
+			rat(vals["A"], vals["B"]), rat(vals["A"], vals["C"]))
+	}
+	row("max sustainable rate (req/s)", r.MaxRateRPS, "%.0f")
+	var rates []string
+	for k := range r.Latency {
+		rates = append(rates, k)
+	}
+	slices.SortFunc(rates, func(a, b string) int { return atoi(a) - atoi(b) })
+	for _, rate := range rates {
+		lat := r.Latency[rate]
+		for _, q := range []string{"p50", "p99", "max"} {
+			row(fmt.Sprintf("%s latency at %s/s (ms)", q, rate), map[string]float64{"A": lat["A_"+q], "B": lat["B_"+q], "C": lat["C_"+q]}, "%.2f")
+		}
+	}
+	row("CPU per review at 1000/s (ms)", r.CPUPerReview, "%.3f")
+	row("load generator CPU per review at 1000/s (ms)", r.ClientCPU, "%.3f")
+	row("CPU while idle (ms/s)", r.IdleCPU, "%.1f")
+	row("RSS idle (MiB)", map[string]float64{"A": r.RSS["A_idle"], "B": r.RSS["B_idle"], "C": r.RSS["C_idle"]}, "%.1f")
+	row("RSS idle, anonymous (MiB)", map[string]float64{"A": r.RSS["A_idle_anon"], "B": r.RSS["B_idle_anon"], "C": r.RSS["C_idle_anon"]}, "%.1f")
+	row("RSS peak at 1000/s (MiB)", map[string]float64{"A": r.RSS["A_load"], "B": r.RSS["B_load"], "C": r.RSS["C_load"]}, "%.1f")
+	row("RSS high-water mark, whole run (MiB)", map[string]float64{"A": r.RSS["A_hwm"], "B": r.RSS["B_hwm"], "C": r.RSS["C_hwm"]}, "%.1f")
+
+	if len(r.E2EPodsPerS) > 0 {
+		w("\nEnd to end: kube-apiserver creating pods (median of %s)\n\n", r.Options["repeats"])
+		w("| run | pods/s | ratio to its baseline | p50 (ms) | p99 (ms) | webhook CPU per pod (ms) | machine CPU per pod (ms) |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, c := range e2eCases {
+			base := map[string]string{"hostprocess": "none", "plain": "none-plain"}[c]
+			ratio := "–"
+			if base != "" {
+				ratio = rat(r.E2EPodsPerS[c], r.E2EPodsPerS[base])
+			}
+			w("| %s | %s | %s | %s | %s | %s | %s |\n", e2eLabel[c], num(r.E2EPodsPerS[c], "%.0f"), ratio,
+				num(r.E2EP50[c], "%.1f"), num(r.E2EP99[c], "%.1f"), fmt.Sprintf("%.3f", r.E2EWebhookCPU[c]), num(r.E2EMachineCPU[c], "%.2f"))
+		}
+	}
+	if len(r.GoBench) > 0 {
+		w("\nGo benchmarks (median of 3)\n\n| benchmark | ns/op | B/op | allocs/op |\n|---|---:|---:|---:|\n")
+		names := make([]string, 0, len(r.GoBench))
+		for k := range r.GoBench {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			g := r.GoBench[k]
+			w("| %s | %.0f | %.0f | %.0f |\n", k, g.NsPerOp, g.BytesPerOp, g.AllocsPerOp)
+		}
+	}
+	if r.Audit != nil {
+		w("\nAudit scale test: %s\n", r.Audit.Status)
+		if r.Audit.Output != "" {
+			w("\n%s\n", r.Audit.Output)
+		}
+	}
+	w("\nGoals\n\n| goal | value | met |\n|---|---:|---|\n")
+	for _, g := range r.Goals {
+		met := "met"
+		if !g.Met {
+			met = "**not met**"
+		}
+		w("| %s | %.3g | %s |\n", g.Goal, g.Value, met)
+	}
+	w("\nMachine: %d CPUs (%s), %.0f GiB, Linux %s, %s; load average %s at start, %s at end. Review: %d bytes. %s.\n",
+		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemGiB, r.Machine.Kernel, r.Machine.GoVersion, r.LoadStart, r.LoadEnd,
+		r.ReviewBytes, r.Finished.Sub(r.Started).Round(time.Second))
+	return b.String()
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+var e2eCases = []string{"none", "hostprocess", "none-plain", "plain"}
+
+var e2eLabel = map[string]string{
+	"none":        "no webhooks, HostProcess pods",
+	"hostprocess": "chart webhooks, HostProcess pods",
+	"none-plain":  "no webhooks, plain Linux pods",
+	"plain":       "chart webhooks, plain Linux pods",
+}
