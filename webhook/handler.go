@@ -118,7 +118,15 @@ func (h *Handler) serve(name string, review func(context.Context, *request) outc
 			if rev != nil && rev.Request != nil {
 				uid = string(rev.Request.UID)
 			}
-			h.writeError(w, http.StatusBadRequest, uid, err.Error())
+			// A 200 with a denial when the uid is known, so the API server can
+			// match it; a 400 when it is not.
+			code := http.StatusBadRequest
+			if uid != "" {
+				code = http.StatusOK
+			}
+			out := errored(http.StatusBadRequest, err.Error())
+			out.resp.UID = types.UID(uid)
+			h.write(w, code, &out.resp)
 			h.Metrics.observe(name, "", "", decisionError, start)
 			return
 		}

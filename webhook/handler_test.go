@@ -396,7 +396,8 @@ func TestHostileBodies(t *testing.T) {
 	t.Run("a pod object that is not a pod is denied, with the uid echoed", func(t *testing.T) {
 		body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"operation":"CREATE","object":{"spec":{"containers":"nope"}}}}`)
 		code, resp := post(t, h.Validate(), body)
-		if code != 200 || resp.Allowed || resp.UID != "u-1" || resp.Result.Code != 400 || !strings.Contains(resp.Result.Message, "malformed Pod object") {
+		if code != 200 || resp.Allowed || resp.UID != "u-1" || resp.Result.Code != 400 ||
+			!strings.Contains(resp.Result.Message, "malformed AdmissionReview: json: cannot unmarshal string into Go struct field") {
 			t.Fatalf("code %d resp %+v", code, resp)
 		}
 	})
@@ -444,7 +445,11 @@ func TestViewAgreesWithTypedExtraction(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw, _ := json.Marshal(obj)
-			view, err := decodeTarget(metav1.GroupKind{Group: gvk.Group, Kind: gvk.Kind}, raw)
+			var decoded objectView
+			if err := json.Unmarshal(raw, &decoded); err != nil {
+				t.Fatal(err)
+			}
+			view, err := decodeTarget(metav1.GroupKind{Group: gvk.Group, Kind: gvk.Kind}, &decoded)
 			if err != nil {
 				t.Fatal(err)
 			}

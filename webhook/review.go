@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -34,16 +33,27 @@ type request struct {
 	UserInfo    struct {
 		Username string `json:"username"`
 	} `json:"userInfo"`
-	Object    json.RawMessage `json:"object"`
-	OldObject json.RawMessage `json:"oldObject"`
-	DryRun    *bool           `json:"dryRun"`
+	Object    *objectView `json:"object"`
+	OldObject *objectView `json:"oldObject"`
+	DryRun    *bool       `json:"dryRun"`
 }
 
 // decodeReview decodes an AdmissionReview, case-sensitively as the API server
-// writes it.
+// writes it, in one pass over the body: the object and old object go straight
+// into views of the fields the policy reads. When the body does not decode,
+// the returned review still carries the request's uid if it can be found, so
+// that the denial echoes it.
 func decodeReview(body []byte) (*review, error) {
 	var r review
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &r); err != nil {
+		var id struct {
+			Request *struct {
+				UID types.UID `json:"uid"`
+			} `json:"request"`
+		}
+		if kjson.UnmarshalCaseSensitivePreserveInts(body, &id) == nil && id.Request != nil {
+			return &review{Request: &request{UID: id.Request.UID}}, fmt.Errorf("malformed AdmissionReview: %w", err)
+		}
 		return nil, fmt.Errorf("malformed AdmissionReview: %w", err)
 	}
 	if r.APIVersion != admissionv1.SchemeGroupVersion.String() || r.Kind != "AdmissionReview" {
@@ -88,26 +98,26 @@ type templateView struct {
 	Spec podSpecView `json:"spec"`
 }
 
-// podObject and workloadObject cover a Pod and every workload kind: Pod (spec), Deployment,
+// objectView covers a Pod and every workload kind in one type, so that the
+// object decodes in the same pass as the review: Pod (spec), Deployment,
 // ReplicaSet, StatefulSet, DaemonSet, Job, ReplicationController
 // (spec.template), CronJob (spec.jobTemplate.spec.template) and PodTemplate
-// (template). Which part is read depends on the request's kind.
-type podObject struct {
-	Metadata metaView    `json:"metadata"`
-	Spec     podSpecView `json:"spec"`
+// (template). No field name of a pod spec occurs in a workload spec, so the
+// parts do not collide; which part is read depends on the request's kind.
+type objectView struct {
+	Metadata metaView      `json:"metadata"`
+	Spec     specView      `json:"spec"`
+	Template *templateView `json:"template"`
 }
 
-type workloadObject struct {
-	Metadata metaView `json:"metadata"`
-	Spec     struct {
-		Template    *templateView `json:"template"`
-		JobTemplate *struct {
-			Spec struct {
-				Template *templateView `json:"template"`
-			} `json:"spec"`
-		} `json:"jobTemplate"`
-	} `json:"spec"`
-	Template *templateView `json:"template"`
+type specView struct {
+	podSpecView
+	Template    *templateView `json:"template"`
+	JobTemplate *struct {
+		Spec struct {
+			Template *templateView `json:"template"`
+		} `json:"spec"`
+	} `json:"jobTemplate"`
 }
 
 // target is a decoded object: its name and the pod spec view to evaluate.
@@ -131,37 +141,29 @@ var kindPaths = map[metav1.GroupKind]string{
 	{Group: "batch", Kind: "CronJob"}:          "spec.jobTemplate.spec.template.spec",
 }
 
-// decodeTarget decodes raw as an object of kind gk.
-func decodeTarget(gk metav1.GroupKind, raw []byte) (target, error) {
+// decodeTarget picks the pod spec of obj, an object of kind gk.
+func decodeTarget(gk metav1.GroupKind, obj *objectView) (target, error) {
 	path, ok := kindPaths[gk]
 	if !ok {
 		return target{}, fmt.Errorf("kind %s has no pod spec", gk.String())
 	}
-	if len(raw) == 0 || string(raw) == "null" {
+	if obj == nil {
 		return target{}, fmt.Errorf("request has no %s object", gk.Kind)
 	}
-	if gk.Kind == "Pod" {
-		var pod podObject
-		if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &pod); err != nil {
-			return target{}, fmt.Errorf("malformed %s object: %w", gk.Kind, err)
-		}
-		return target{name: pod.Metadata.name(), spec: &pod.Spec, specPath: path}, nil
-	}
-	var w workloadObject
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &w); err != nil {
-		return target{}, fmt.Errorf("malformed %s object: %w", gk.Kind, err)
-	}
-	t := target{name: w.Metadata.name(), specPath: path, workload: true}
+	t := target{name: obj.Metadata.name(), specPath: path, workload: gk.Kind != "Pod"}
 	var tmpl *templateView
-	switch {
-	case gk.Kind == "PodTemplate":
-		tmpl = w.Template
-	case gk.Kind == "CronJob":
-		if w.Spec.JobTemplate != nil {
-			tmpl = w.Spec.JobTemplate.Spec.Template
+	switch gk.Kind {
+	case "Pod":
+		t.spec = &obj.Spec.podSpecView
+		return t, nil
+	case "PodTemplate":
+		tmpl = obj.Template
+	case "CronJob":
+		if obj.Spec.JobTemplate != nil {
+			tmpl = obj.Spec.JobTemplate.Spec.Template
 		}
 	default:
-		tmpl = w.Spec.Template
+		tmpl = obj.Spec.Template
 	}
 	if tmpl != nil {
 		t.spec = &tmpl.Spec
