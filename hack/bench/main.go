@@ -60,6 +60,7 @@ type options struct {
 	e2ePods       int
 	e2eWorkers    int
 	skipLoad      bool
+	skipSearch    bool
 	skipE2E       bool
 	skipGoBench   bool
 	skipAudit     bool
@@ -83,6 +84,7 @@ func main() {
 	flag.IntVar(&o.e2ePods, "e2e-pods", 2000, "pods created per end-to-end run")
 	flag.IntVar(&o.e2eWorkers, "e2e-workers", 8, "concurrent clients creating pods")
 	flag.BoolVar(&o.skipLoad, "skip-load", false, "skip the webhook load tests")
+	flag.BoolVar(&o.skipSearch, "skip-search", false, "skip the maximum-rate search (constant rates only)")
 	flag.BoolVar(&o.skipE2E, "skip-e2e", false, "skip the end-to-end pod creation runs")
 	flag.BoolVar(&o.skipGoBench, "skip-gobench", false, "skip the Go benchmarks (BenchmarkEvaluate, BenchmarkValidateHandler)")
 	flag.BoolVar(&o.skipAudit, "skip-audit", false, "skip the audit scale test (hack/bench/audit)")
@@ -376,7 +378,7 @@ func loadTests(ctx context.Context, o options, targets []*loadTarget, rep *repor
 			}
 		}
 	}
-	for rep1 := 1; rep1 <= o.repeats; rep1++ {
+	for rep1 := 1; rep1 <= o.repeats && !o.skipSearch; rep1++ {
 		searches := make([]*search, len(targets))
 		for i, t := range targets {
 			searches[i] = newSearch(t.srv.name, o)

@@ -223,6 +223,9 @@ func (r *report) markdown() string {
 		w("| %s | %s | %s | %s | %s | %s |\n", name, num(vals["A"], format), num(vals["B"], format), num(vals["C"], format),
 			rat(vals["A"], vals["B"]), rat(vals["A"], vals["C"]))
 	}
+	zero := func(name string, vals map[string]float64, format string) {
+		w("| %s | "+format+" | "+format+" | "+format+" | – | – |\n", name, vals["A"], vals["B"], vals["C"])
+	}
 	row("max sustainable rate (req/s)", r.MaxRateRPS, "%.0f")
 	var rates []string
 	for k := range r.Latency {
@@ -237,7 +240,7 @@ func (r *report) markdown() string {
 	}
 	row("CPU per review at 1000/s (ms)", r.CPUPerReview, "%.3f")
 	row("load generator CPU per review at 1000/s (ms)", r.ClientCPU, "%.3f")
-	row("CPU while idle (ms/s)", r.IdleCPU, "%.1f")
+	zero("CPU while idle (ms/s)", r.IdleCPU, "%.1f")
 	row("RSS idle (MiB)", map[string]float64{"A": r.RSS["A_idle"], "B": r.RSS["B_idle"], "C": r.RSS["C_idle"]}, "%.1f")
 	row("RSS idle, anonymous (MiB)", map[string]float64{"A": r.RSS["A_idle_anon"], "B": r.RSS["B_idle_anon"], "C": r.RSS["C_idle_anon"]}, "%.1f")
 	row("RSS peak at 1000/s (MiB)", map[string]float64{"A": r.RSS["A_load"], "B": r.RSS["B_load"], "C": r.RSS["C_load"]}, "%.1f")
