@@ -69,6 +69,7 @@ fuzz:
 	hack/fuzz.sh 10m
 
 bench:
+	hack/build-control-plane.sh psa-webhook
 	$(GO) run ./hack/bench
 
 # The README's first command: a running control plane with the chart and the examples.
