@@ -153,7 +153,9 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-func startServe(t *testing.T, env *testenv.Env) *serveProcess {
+// startServe runs the serve command against env with the test configuration;
+// args are added after the default flags and override them (e.g. "--port").
+func startServe(t *testing.T, env *testenv.Env, args ...string) *serveProcess {
 	t.Helper()
 	bin := buildBinary(t)
 	w := env.Environment.WebhookInstallOptions
@@ -170,6 +172,7 @@ func startServe(t *testing.T, env *testenv.Env) *serveProcess {
 		"--health-probe-bind-address", s.probeAddr,
 		"--config-reload-interval", "200ms",
 	)
+	s.cmd.Args = append(s.cmd.Args, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s, s
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
