@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -96,7 +97,10 @@ func (h *Handler) serve(name string, review func(context.Context, *request) outc
 		if limit <= 0 {
 			limit = DefaultMaxBodyBytes
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		buf := getBuffer(r.ContentLength, limit)
+		defer putBuffer(buf)
+		body, err := readBody(*buf, http.MaxBytesReader(w, r.Body, limit))
+		*buf = body
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
@@ -373,6 +377,49 @@ func (h *Handler) writeError(w http.ResponseWriter, code int, uid, msg string) {
 	out := errored(int32(code), msg)
 	out.resp.UID = types.UID(uid)
 	h.write(w, code, &out.resp)
+}
+
+// Request bodies are read into pooled buffers, sized from Content-Length
+// when the client sends one: the decoded review copies what it keeps, so a
+// buffer is free again once the response is written. Buffers that grew
+// past maxPooledBuffer are left to the garbage collector.
+const maxPooledBuffer = 256 << 10
+
+var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func getBuffer(contentLength, limit int64) *[]byte {
+	buf := bufferPool.Get().(*[]byte)
+	// One byte more than the body, so that reading it ends at EOF without
+	// growing; a Content-Length is only a claim, so it never reserves more
+	// than a pooled buffer holds.
+	if n := contentLength + 1; contentLength > 0 && n <= min(limit+1, maxPooledBuffer) && int64(cap(*buf)) < n {
+		*buf = make([]byte, 0, n)
+	}
+	*buf = (*buf)[:0]
+	return buf
+}
+
+func putBuffer(buf *[]byte) {
+	if cap(*buf) <= maxPooledBuffer {
+		bufferPool.Put(buf)
+	}
+}
+
+// readBody appends all of r to b, like io.ReadAll into a given buffer.
+func readBody(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 func violationsJSON(vs []policy.Violation) string {

@@ -397,10 +397,29 @@ func TestHostileBodies(t *testing.T) {
 		body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"operation":"CREATE","object":{"spec":{"containers":"nope"}}}}`)
 		code, resp := post(t, h.Validate(), body)
 		if code != 200 || resp.Allowed || resp.UID != "u-1" || resp.Result.Code != 400 ||
-			!strings.Contains(resp.Result.Message, "malformed AdmissionReview: json: cannot unmarshal string into Go struct field") {
+			resp.Result.Message != "malformed AdmissionReview: request.object.spec.containers: JSON string where an array is expected" {
 			t.Fatalf("code %d resp %+v", code, resp)
 		}
 	})
+	for _, tc := range []struct{ name, request, msg string }{
+		{"a duplicate name, which the API server and the webhook could read differently,",
+			`"object":{"spec":{"securityContext":{"windowsOptions":{"hostProcess":false,"hostProcess":true}}}}`,
+			"malformed AdmissionReview: invalid JSON at byte 263 (request.object.spec.securityContext.windowsOptions.hostProcess): duplicate object member name"},
+		{"a container field of the wrong type",
+			`"object":{"spec":{"containers":[{"name":"a"},{"name":5}]}}`,
+			"malformed AdmissionReview: request.object.spec.containers[1].name: JSON number where a string is expected"},
+		{"a number out of range",
+			`"object":{"spec":{"securityContext":{"runAsUser":99999999999999999999}}}`,
+			"malformed AdmissionReview: request.object.spec.securityContext.runAsUser: JSON number: value out of range"},
+	} {
+		t.Run(tc.name+" is denied with the field path, the uid echoed", func(t *testing.T) {
+			body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-2","kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"operation":"CREATE",` + tc.request + `}}`)
+			code, resp := post(t, h.Validate(), body)
+			if code != 200 || resp.Allowed || resp.UID != "u-2" || resp.Result.Code != 400 || resp.Result.Message != tc.msg {
+				t.Fatalf("code %d resp %+v", code, resp)
+			}
+		})
+	}
 	t.Run("a GET is refused with 405", func(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.Validate().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/validate", nil))
@@ -468,5 +487,27 @@ func TestViewAgreesWithTypedExtraction(t *testing.T) {
 				t.Fatalf("view patch %s\ntyped patch %s", gotPatch, wantPatch)
 			}
 		})
+	}
+}
+
+// TestReadBodyIntoPooledBuffers reads bodies around the pooled buffer's
+// sizes, with honest, missing and lying Content-Lengths, and checks every
+// byte arrives and a buffer is never kept past maxPooledBuffer.
+func TestReadBodyIntoPooledBuffers(t *testing.T) {
+	for _, size := range []int{1, 16<<10 - 1, 16 << 10, 16<<10 + 1, maxPooledBuffer, maxPooledBuffer + 1, 1 << 20} {
+		for _, claim := range []int64{-1, 0, int64(size), int64(size) / 2, int64(size) * 2} {
+			body := bytes.Repeat([]byte{'x'}, size)
+			body[size-1] = 'y'
+			buf := getBuffer(claim, DefaultMaxBodyBytes)
+			if cap(*buf) > maxPooledBuffer {
+				t.Fatalf("size %d claim %d: a buffer of %d bytes was reserved", size, claim, cap(*buf))
+			}
+			got, err := readBody(*buf, bytes.NewReader(body))
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("size %d claim %d: read %d bytes, err %v", size, claim, len(got), err)
+			}
+			*buf = got
+			putBuffer(buf)
+		}
 	}
 }

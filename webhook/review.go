@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	kjson "sigs.k8s.io/json"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The request side of an admission.k8s.io/v1 AdmissionReview, decoded once
@@ -38,23 +41,31 @@ type request struct {
 	DryRun    *bool       `json:"dryRun"`
 }
 
-// decodeReview decodes an AdmissionReview, case-sensitively as the API server
-// writes it, in one pass over the body: the object and old object go straight
-// into views of the fields the policy reads. When the body does not decode,
-// the returned review still carries the request's uid if it can be found, so
-// that the denial echoes it.
+// decodeOptions are those of encoding/json/v2 (the go-json-experiment module
+// mirrors it until Go 1.27): names match case-sensitively, as the API server
+// writes them; a duplicate name is an error, so no field can be read
+// differently by the API server and the webhook; unknown members are skipped
+// without being decoded. Invalid UTF-8 becomes U+FFFD, as the API server's
+// own decoder treats it.
+var decodeOptions = jsontext.AllowInvalidUTF8(true)
+
+// decodeReview decodes an AdmissionReview in one pass over the body: the
+// object and old object go straight into views of the fields the policy
+// reads. When the body does not decode, the returned review still carries the
+// request's uid if it can be found, so that the denial echoes it.
 func decodeReview(body []byte) (*review, error) {
 	var r review
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &r); err != nil {
+	if err := json.Unmarshal(body, &r, decodeOptions); err != nil {
 		var id struct {
 			Request *struct {
 				UID types.UID `json:"uid"`
 			} `json:"request"`
 		}
-		if kjson.UnmarshalCaseSensitivePreserveInts(body, &id) == nil && id.Request != nil {
-			return &review{Request: &request{UID: id.Request.UID}}, fmt.Errorf("malformed AdmissionReview: %w", err)
+		// Only to echo the uid: a duplicate name elsewhere does not hide it.
+		if json.Unmarshal(body, &id, decodeOptions, jsontext.AllowDuplicateNames(true)) == nil && id.Request != nil {
+			return &review{Request: &request{UID: id.Request.UID}}, decodeError(err)
 		}
-		return nil, fmt.Errorf("malformed AdmissionReview: %w", err)
+		return nil, decodeError(err)
 	}
 	if r.APIVersion != admissionv1.SchemeGroupVersion.String() || r.Kind != "AdmissionReview" {
 		return nil, fmt.Errorf("expected an admission.k8s.io/v1 AdmissionReview, got apiVersion %q kind %q", r.APIVersion, r.Kind)
@@ -66,6 +77,79 @@ func decodeReview(body []byte) (*review, error) {
 		return nil, errors.New("AdmissionReview request has no uid")
 	}
 	return &r, nil
+}
+
+// decodeError words a decoding error for the API server's user: the field
+// path as Kubernetes writes it and the JSON that was wrong, never the
+// webhook's Go types.
+func decodeError(err error) error {
+	var sem *json.SemanticError
+	var syn *jsontext.SyntacticError
+	switch {
+	case errors.As(err, &sem) && sem.JSONKind != 0 && sem.GoType != nil:
+		if sem.Err != nil { // e.g. a number out of range
+			return fmt.Errorf("malformed AdmissionReview: %s: JSON %s: %v", fieldPath(sem.JSONPointer), kindName(sem.JSONKind), sem.Err)
+		}
+		return fmt.Errorf("malformed AdmissionReview: %s: JSON %s where %s is expected", fieldPath(sem.JSONPointer), kindName(sem.JSONKind), typeName(sem.GoType))
+	case errors.As(err, &syn) && syn.Err != nil:
+		where := fmt.Sprintf("byte %d", syn.ByteOffset)
+		if syn.JSONPointer != "" {
+			where += " (" + fieldPath(syn.JSONPointer) + ")"
+		}
+		return fmt.Errorf("malformed AdmissionReview: invalid JSON at %s: %v", where, syn.Err)
+	}
+	return fmt.Errorf("malformed AdmissionReview: %w", err)
+}
+
+// fieldPath turns a JSON pointer into a field path: /spec/containers/0/name
+// is spec.containers[0].name.
+func fieldPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if tok != "" && strings.Trim(tok, "0123456789") == "" {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	if b.Len() == 0 {
+		return "the review"
+	}
+	return b.String()
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "boolean"
+	case '{', '}':
+		return "object"
+	case '[', ']':
+		return "array"
+	}
+	return k.String() // string, number
+}
+
+func typeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // podSpecView holds the pod spec fields the policy reads. Everything else in
