@@ -9,7 +9,7 @@ BIN     := $(CURDIR)/bin
 GO      ?= go
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build build-all tools wine chromium generate test test-unit test-windows test-fuzz test-e2e vet fmt-check fuzz bench demo demo-down image image-windows clean
+.PHONY: all build build-all tools wine chromium generate test test-unit test-windows test-fuzz test-e2e vet fmt-check fuzz bench soak demo demo-down image image-windows clean
 
 all: build
 
@@ -71,6 +71,11 @@ fuzz:
 bench:
 	hack/build-control-plane.sh psa-webhook
 	$(GO) run ./hack/bench
+
+# serve for 10 minutes under a constant mix of valid and hostile traffic, checking every answer and
+# that RSS, goroutines and open fds do not grow (bench/results/soak.json).
+soak: tools
+	$(GO) run ./hack/bench/soak
 
 # The README's first command: a running control plane with the chart and the examples.
 demo:
