@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,10 +56,8 @@ var _ manager.LeaderElectionRunnable = (*Background)(nil)
 // (reports are written with a client of the audit's own scheme). The metrics are registered
 // with reg.
 func NewBackground(mgr manager.Manager, pol func() *policy.Policy, reg prometheus.Registerer, log logr.Logger) (*Background, error) {
+	// The report client writes reports only.
 	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
 	if err := openreports.Install(scheme); err != nil {
 		return nil, err
 	}
