@@ -20,6 +20,13 @@
 // TokenRequest token of the chart's ServiceAccount, so the chart's RBAC is
 // what it is allowed to do.
 //
+// For the fault tests it can also run more replicas of the webhook
+// (PrepareReplica: the same container on ports moved up, behind an
+// EndpointSlice of its own), terminate one as Kubernetes would (Terminate),
+// send AdmissionReviews straight to a process (Reviewer), run a load of
+// checked requests (StartLoad), and stop and restart kube-apiserver alone
+// (StopAPIServer, StartAPIServer).
+//
 // Every process the harness starts is registered and stopped by StopAll; the
 // scripts also kill whatever is left in the namespace and delete it.
 package harness

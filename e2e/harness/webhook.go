@@ -55,6 +55,12 @@ type Webhook struct {
 	LogFile string
 	// ReadyURL is the container's readiness probe, at the network's address.
 	ReadyURL string
+	// Port is the container port the Service's webhook port targets: the
+	// port the process serves admission reviews on.
+	Port int32
+	// EndpointSlice is the name of the EndpointSlice (in the Service's
+	// namespace) that holds this process's endpoint.
+	EndpointSlice string
 	// Volumes keeps the ConfigMap and Secret volumes in sync.
 	Volumes *VolumeSync
 	// Process is the current process (nil before Start).
@@ -76,7 +82,16 @@ type Webhook struct {
 //   - an EndpointSlice labelled kubernetes.io/service-name for the Service
 //     that the webhook configurations call, with the network's address and
 //     the container ports that the Service's targetPorts name.
+//
+// PrepareReplica prepares more replicas next to it.
 func (r *Release) PrepareWebhook(ctx context.Context) (*Webhook, error) {
+	return r.prepareWebhook(ctx, "", 0)
+}
+
+// prepareWebhook is PrepareWebhook for the replica named suffix ("" for the
+// first one), with every container port shifted by shift (see
+// PrepareReplica).
+func (r *Release) prepareWebhook(ctx context.Context, suffix string, shift int32) (*Webhook, error) {
 	dep, err := r.Deployment()
 	if err != nil {
 		return nil, err
@@ -85,7 +100,11 @@ func (r *Release) PrepareWebhook(ctx context.Context) (*Webhook, error) {
 	if len(spec.Containers) != 1 {
 		return nil, fmt.Errorf("Deployment %s has %d containers, the harness runs exactly one", dep.Name, len(spec.Containers))
 	}
-	c := spec.Containers[0]
+	c := *spec.Containers[0].DeepCopy()
+	args := c.Args
+	if shift != 0 {
+		c, args = shiftPorts(c, shift)
+	}
 	if len(c.Command) > 0 {
 		return nil, fmt.Errorf("container %s sets command %v; the harness runs bin/%s with the container's args", c.Name, c.Command, Binary)
 	}
@@ -97,6 +116,9 @@ func (r *Release) PrepareWebhook(ctx context.Context) (*Webhook, error) {
 		w.ServiceAccount = "default"
 	}
 	w.Dir = filepath.Join(r.Cluster.Dir, "webhook-"+r.Name)
+	if suffix != "" {
+		w.Dir += "-" + suffix
+	}
 	if err := os.MkdirAll(w.Dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -132,7 +154,7 @@ func (r *Release) PrepareWebhook(ctx context.Context) (*Webhook, error) {
 		}
 		mounts[m.MountPath] = dir
 	}
-	for _, a := range c.Args {
+	for _, a := range args {
 		w.Args = append(w.Args, replaceMountPaths(a, mounts))
 	}
 	for _, a := range w.Args {
@@ -158,7 +180,15 @@ func (r *Release) PrepareWebhook(ctx context.Context) (*Webhook, error) {
 		}
 		w.ReadyURL = fmt.Sprintf("%s://%s%s", scheme, net.JoinHostPort(r.Cluster.Network.Address, strconv.Itoa(int(port))), p.HTTPGet.Path)
 	}
-	if err := r.pointService(ctx, c); err != nil {
+	svc, err := r.WebhookService()
+	if err != nil {
+		return nil, err
+	}
+	w.EndpointSlice = svc.Name + "-e2e"
+	if suffix != "" {
+		w.EndpointSlice += "-" + suffix
+	}
+	if w.Port, err = r.pointService(ctx, c, w.EndpointSlice); err != nil {
 		return nil, err
 	}
 	r.Cluster.webhooks = append(r.Cluster.webhooks, w)
@@ -224,16 +254,23 @@ func (w *Webhook) writeKubeconfig(ctx context.Context) (string, error) {
 	return path, clientcmd.WriteToFile(*kc, path)
 }
 
-// pointService writes the EndpointSlice that points the webhook Service at
-// the network's address, with the container ports its targetPorts name.
-func (r *Release) pointService(ctx context.Context, c corev1.Container) error {
+// pointService writes the EndpointSlice name that points the webhook
+// Service at the network's address, with the container ports its targetPorts
+// name, and returns the container port of the Service's webhook port (the
+// one the webhook configurations call).
+func (r *Release) pointService(ctx context.Context, c corev1.Container, name string) (int32, error) {
 	svc, err := r.WebhookService()
 	if err != nil {
-		return err
+		return 0, err
 	}
+	called, err := r.calledPort()
+	if err != nil {
+		return 0, err
+	}
+	var webhookPort int32
 	slice := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      svc.Name + "-e2e",
+			Name:      name,
 			Namespace: svc.Namespace,
 			Labels: map[string]string{
 				discoveryv1.LabelServiceName: svc.Name,
@@ -253,7 +290,10 @@ func (r *Release) pointService(ctx context.Context, c corev1.Container) error {
 		}
 		port, err := containerPort(c, target)
 		if err != nil {
-			return fmt.Errorf("Service %s port %s: %w", svc.Name, sp.Name, err)
+			return 0, fmt.Errorf("Service %s port %s: %w", svc.Name, sp.Name, err)
+		}
+		if sp.Port == called {
+			webhookPort = port
 		}
 		proto := sp.Protocol
 		if proto == "" {
@@ -271,9 +311,28 @@ func (r *Release) pointService(ctx context.Context, c corev1.Container) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("EndpointSlice for Service %s/%s: %w", svc.Namespace, svc.Name, err)
+		return 0, fmt.Errorf("EndpointSlice for Service %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
-	return nil
+	if webhookPort == 0 {
+		return 0, fmt.Errorf("Service %s/%s has no port %d, which the webhook configurations call", svc.Namespace, svc.Name, called)
+	}
+	return webhookPort, nil
+}
+
+// calledPort is the Service port that the validating webhooks call
+// (clientConfig.service.port, 443 when unset).
+func (r *Release) calledPort() (int32, error) {
+	v, err := r.ValidatingWebhookConfiguration()
+	if err != nil {
+		return 0, err
+	}
+	port := int32(443)
+	for _, wh := range v.Webhooks {
+		if s := wh.ClientConfig.Service; s != nil && s.Port != nil {
+			port = *s.Port
+		}
+	}
+	return port, nil
 }
 
 // DeleteEndpointSlice removes the slice PrepareWebhook wrote (helm uninstall
