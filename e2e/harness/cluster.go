@@ -131,6 +131,8 @@ type Cluster struct {
 	Log io.Writer
 
 	webhooks []*Webhook
+	// apiServer is set once StopAPIServer has run (apiserver.go).
+	apiServer *apiServer
 }
 
 // StartCluster starts etcd and kube-apiserver from bin/ with an audit policy
