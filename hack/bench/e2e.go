@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,6 +213,24 @@ func (e *e2eBench) clean(ctx context.Context) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return errors.New("pods were not deleted in 60s")
+}
+
+// profileAPIServer records a CPU profile of kube-apiserver for seconds,
+// from its /debug/pprof endpoint, into path.
+func (e *e2eBench) profileAPIServer(ctx context.Context, seconds int, path string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		data, err := e.cs.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", strconv.Itoa(seconds)).Timeout(time.Duration(seconds+30) * time.Second).DoRaw(ctx)
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(path), 0o755)
+		}
+		if err == nil {
+			err = os.WriteFile(path, data, 0o644)
+		}
+		done <- err
+	}()
+	return done
 }
 
 // e2ePod makes a pod fit for creation: no fields the API server computes.

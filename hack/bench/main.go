@@ -37,6 +37,7 @@ type options struct {
 	skipLoad      bool
 	skipSearch    bool
 	skipE2E       bool
+	e2eProfile    bool
 	skipGoBench   bool
 	skipAudit     bool
 	auditTimeout  time.Duration
@@ -61,6 +62,7 @@ func main() {
 	flag.BoolVar(&o.skipLoad, "skip-load", false, "skip the webhook load tests")
 	flag.BoolVar(&o.skipSearch, "skip-search", false, "skip the maximum-rate search (constant rates only)")
 	flag.BoolVar(&o.skipE2E, "skip-e2e", false, "skip the end-to-end pod creation runs")
+	flag.BoolVar(&o.e2eProfile, "e2e-profile", false, "write a 4 s CPU profile of kube-apiserver during each end-to-end run to the -out directory (e2e-CASE-REPEAT.pprof)")
 	flag.BoolVar(&o.skipGoBench, "skip-gobench", false, "skip the Go benchmarks (BenchmarkEvaluate, BenchmarkValidateHandler)")
 	flag.BoolVar(&o.skipAudit, "skip-audit", false, "skip the audit scale test (hack/bench/audit)")
 	flag.DurationVar(&o.auditTimeout, "audit-timeout", 6*time.Minute, "bound on the audit scale test")
@@ -483,7 +485,16 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 			if err := e.setWebhooks(ctx, c.webhooks); err != nil {
 				return err
 			}
+			var profiled <-chan error
+			if o.e2eProfile {
+				profiled = e.profileAPIServer(ctx, 4, filepath.Join(o.out, fmt.Sprintf("e2e-%s-%d.pprof", c.name, r)))
+			}
 			res := e.run(ctx, c.name, c.pod, o.e2ePods, o.e2eWorkers, a.pid())
+			if profiled != nil {
+				if err := <-profiled; err != nil {
+					return fmt.Errorf("profiling kube-apiserver: %w", err)
+				}
+			}
 			res.Repeat = r
 			rep.E2E = append(rep.E2E, res)
 			logf("e2e %d: %s: %d pods in %.1fs = %.0f pods/s, p50 %.1f ms p99 %.1f ms, CPU per pod: webhook %.3f ms, machine %.2f ms, %d failed %s",
