@@ -17,15 +17,18 @@
 //     handshake, half the body, or the whole request), and at
 //     -oversized-rate bodies 1 MiB over --max-body-bytes, streamed.
 //
-// It samples the server's VmRSS (/proc/PID/status), goroutines (go_goroutines
-// from the metrics endpoint) and open file descriptors (/proc/PID/fd) every
-// 5 s, and fails (exit 1) when an answer is wrong (a 5xx, an admitted
-// denial, a wrong verdict, message or patch, a hostile body that is not
-// denied, a slow client that is never cut off, a valid review not
-// answered), when the process dies, or when RSS, goroutines or file
-// descriptors grew beyond the tolerances printed with the results (the last
-// window against the window after warm-up, and after the load against idle
-// before it).
+// It samples the server's VmRSS (/proc/PID/status), live heap
+// (go_gc_heap_live_bytes) and goroutines (go_goroutines) from the metrics
+// endpoint, open file descriptors (/proc/PID/fd) and the webhook port's
+// connections (/proc/PID/net/tcp) every 5 s, and fails (exit 1) when an
+// answer is wrong (a 5xx, an admitted denial, a wrong verdict, message or
+// patch, a hostile body that is not denied, a slow client that is never cut
+// off, a valid review not answered), when the process dies, or when it grew
+// beyond the tolerances printed with the results: RSS, live heap, and
+// goroutines and fds less the webhook connections (whose number depends on
+// the clients) from the window after warm-up to the last window; goroutines
+// and fds from idle before the load to after it, every client connection
+// closed.
 //
 // Results: a table on stdout and bench/results/soak.json.
 //

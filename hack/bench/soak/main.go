@@ -43,10 +43,12 @@ type options struct {
 
 // Tolerances: how much the server may grow between the window after warm-up
 // and the last window of the load (RSS: the highest sample of each window;
-// goroutines and fds: the median), and between idle before the load and
-// after it (goroutines and fds, once every client connection is closed).
+// live heap, and goroutines and fds less the webhook connections: the
+// median), and between idle before the load and after it (goroutines and
+// fds, once every client connection is closed).
 const (
 	rssGrowthMiB      = 16
+	heapGrowthMiB     = 8
 	rssGrowthShare    = 0.20
 	countGrowth       = 20
 	countGrowthShare  = 0.20
@@ -213,7 +215,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	rep.resetCounters() // the readiness checks are not part of the figures
 
-	m := &meter{pid: srv.pid(), metricsURL: metricsURL, client: &http.Client{Timeout: 10 * time.Second}}
+	m := &meter{pid: srv.pid(), port: ports[0], metricsURL: metricsURL, client: &http.Client{Timeout: 10 * time.Second}}
 	logf("serve is ready; idle for 10s")
 	time.Sleep(10 * time.Second)
 	idle, err := m.sample("idle", 0)
@@ -221,7 +223,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		return nil, err
 	}
 	rep.Samples = append(rep.Samples, idle)
-	logf("idle: RSS %.1f MiB, %d goroutines, %d fds", idle.RSSMiB, idle.Goroutines, idle.FDs)
+	logf("idle: RSS %.1f MiB (live heap %.1f), %d goroutines, %d fds", idle.RSSMiB, idle.HeapLiveMiB, idle.Goroutines, idle.FDs)
 
 	loadCtx, stopLoad := context.WithTimeout(ctx, o.duration)
 	defer stopLoad()
@@ -249,7 +251,8 @@ func run(ctx context.Context, o options) (*report, error) {
 			rep.addSample(s)
 			if time.Since(lastLog) >= 30*time.Second {
 				lastLog = time.Now()
-				logf("%4.0fs: RSS %.1f MiB, %d goroutines, %d fds; %s; load %s", s.T, s.RSSMiB, s.Goroutines, s.FDs, rep.progress(), loadAvg())
+				logf("%4.0fs: RSS %.1f MiB (live heap %.1f), %d goroutines, %d fds, %d webhook connections; %s; load %s",
+					s.T, s.RSSMiB, s.HeapLiveMiB, s.Goroutines, s.FDs, s.Conns, rep.progress(), loadAvg())
 			}
 		}
 	}()
@@ -286,7 +289,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	rep.Samples = append(rep.Samples, after)
-	logf("after the load: RSS %.1f MiB, %d goroutines, %d fds", after.RSSMiB, after.Goroutines, after.FDs)
+	logf("after the load: RSS %.1f MiB (live heap %.1f), %d goroutines, %d fds, %d webhook connections", after.RSSMiB, after.HeapLiveMiB, after.Goroutines, after.FDs, after.Conns)
 	if err := t.checkEveryKind(ctx); err != nil {
 		rep.fail("a normal review after the load: %v", err)
 	}
