@@ -438,19 +438,7 @@ func parseMemory(p *field.Path, value string, errs *field.ErrorList) int64 {
 
 // hashSpec hashes everything that makes a run what it is.
 func hashSpec(s *TaskSpec) string {
-	canonical, _ := json.Marshal(struct {
-		Name           string
-		Command        []string
-		Script         string
-		Shell          Shell
-		Env            []EnvVar
-		WorkingDir     string
-		Trigger        Trigger
-		Interval       time.Duration
-		Timeout        time.Duration
-		Limits         ResourceLimits
-		MaxOutputBytes int64
-	}{s.Name, s.Command, s.Script, s.Shell, s.Env, s.WorkingDir, s.Trigger, s.Interval, s.Timeout, s.Limits, s.MaxOutputBytes})
+	canonical, _ := json.Marshal(s) // Hash and Source are json:"-"
 	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:])
 }

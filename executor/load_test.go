@@ -81,6 +81,15 @@ func TestParseTasksHash(t *testing.T) {
 		{name: "changes with the command", doc: header + "name: a\ncommand: [x, q]\n"},
 		{name: "changes with a limit", doc: header + "name: a\ncommand: [x]\nlimits: {maxProcesses: 2}\n"},
 	}
+	// The hash is recorded in node state and reports, so it must not change
+	// between releases: this value is the one the first release computed.
+	if want := "a7d1cf8e796e24d048871210acdc17197719d5d4c90359d6d11214a1d8b9f2f9"; base != want {
+		t.Errorf("hash of the base task = %s, want %s (the first release's)", base, want)
+	}
+	other, err := ParseTasks("elsewhere.yaml", []byte(header+"name: a\ncommand: [x]\n"))
+	if err != nil || other[0].Hash != base {
+		t.Errorf("the same task from another file hashes to %s (err %v), want %s", other[0].Hash, err, base)
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := hash(tc.doc) == base; got != tc.same {

@@ -129,10 +129,11 @@ type TaskSpec struct {
 	// MaxOutputBytes is at least 0.
 	MaxOutputBytes int64
 	// Hash identifies the definition: the SHA-256 of the defaulted task, hex.
-	// Formatting and comments do not change it.
-	Hash string
+	// Formatting and comments do not change it; hashSpec leaves it out, as
+	// it leaves out Source.
+	Hash string `json:"-"`
 	// Source is the file the task came from; empty for built-in tasks.
-	Source string
+	Source string `json:"-"`
 	// builtin, when set, runs in the executor instead of a process.
 	builtin builtinFunc
 }
