@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/hostprocess-admission/hostprocess-admission/internal/yamldoc"
 )
 
 // MaxTaskFileBytes is the largest task file read: a ConfigMap holds at most
@@ -129,11 +131,11 @@ func ParseTasks(file string, data []byte) ([]TaskSpec, error) {
 		errs  []error
 		names = map[string]int{}
 	)
-	for i, doc := range splitDocuments(data) {
-		if isBlankDocument(doc) {
+	for i, doc := range yamldoc.Split(data) {
+		if yamldoc.IsBlank(doc.Data) {
 			continue
 		}
-		spec, derr := parseDocument(doc)
+		spec, derr := parseDocument(doc.Data)
 		if derr != nil {
 			derr.File, derr.Document = file, i+1
 			errs = append(errs, derr)
@@ -152,46 +154,6 @@ func ParseTasks(file string, data []byte) ([]TaskSpec, error) {
 		return nil, errors.Join(errs...)
 	}
 	return tasks, nil
-}
-
-// splitDocuments splits a YAML stream at "---" lines. Text before the first
-// separator that holds nothing but blanks and comments is not a document;
-// every part after it is, blank or not, so numbers match the file.
-func splitDocuments(data []byte) [][]byte {
-	var (
-		docs      [][]byte
-		current   []byte
-		separated bool
-	)
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if isSeparator(line) {
-			if separated || !isBlankDocument(current) {
-				docs = append(docs, current)
-			}
-			current, separated = nil, true
-			continue
-		}
-		current = append(current, line...)
-	}
-	return append(docs, current)
-}
-
-func isSeparator(line []byte) bool {
-	if !bytes.HasPrefix(line, []byte("---")) {
-		return false
-	}
-	rest := bytes.TrimSpace(line[3:])
-	return len(rest) == 0 || rest[0] == '#'
-}
-
-func isBlankDocument(doc []byte) bool {
-	for _, line := range bytes.Split(doc, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) > 0 && line[0] != '#' && !bytes.Equal(line, []byte("...")) {
-			return false
-		}
-	}
-	return true
 }
 
 // parseDocument decodes one document strictly and validates it. The returned

@@ -27,6 +27,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
+
+	"github.com/hostprocess-admission/hostprocess-admission/internal/yamldoc"
 )
 
 // Stdin is the path that means standard input, and StdinName how objects
@@ -199,11 +201,11 @@ func Read(name string, data []byte) ([]Object, error) {
 		return readJSONStream(name, data)
 	}
 	var objs []Object
-	for i, doc := range splitDocuments(data) {
+	for i, doc := range yamldoc.Split(data) {
 		src := Source{File: name, Document: i + 1}
-		jsonDoc, err := yaml.YAMLToJSONStrict(doc.data)
+		jsonDoc, err := yaml.YAMLToJSONStrict(doc.Data)
 		if err != nil {
-			return nil, &Error{src, yamlError(err, doc.line)}
+			return nil, &Error{src, yamlError(err, doc.Line)}
 		}
 		o, err := decode(src, jsonDoc)
 		if err != nil {
@@ -252,57 +254,6 @@ func readJSONStream(name string, data []byte) ([]Object, error) {
 }
 
 // document is one YAML document and the line of the file it starts on.
-type document struct {
-	data []byte
-	line int
-}
-
-// splitDocuments splits a YAML stream at "---" lines, as kubectl does. Text
-// before the first separator that holds nothing but blanks and comments is
-// not a document; every part after it is, blank or not, so numbers match the
-// file.
-func splitDocuments(data []byte) []document {
-	var (
-		docs      []document
-		current   = document{line: 1}
-		separated bool
-	)
-	line := 0
-	for _, text := range bytes.SplitAfter(data, []byte("\n")) {
-		line++
-		if isSeparator(text) {
-			if separated || !isBlank(current.data) {
-				docs = append(docs, current)
-			}
-			current, separated = document{line: line + 1}, true
-			continue
-		}
-		current.data = append(current.data, text...)
-	}
-	if separated || !isBlank(current.data) {
-		docs = append(docs, current)
-	}
-	return docs
-}
-
-func isSeparator(line []byte) bool {
-	if !bytes.HasPrefix(line, []byte("---")) {
-		return false
-	}
-	rest := bytes.TrimSpace(line[3:])
-	return len(rest) == 0 || rest[0] == '#'
-}
-
-func isBlank(doc []byte) bool {
-	for line := range bytes.SplitSeq(doc, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) > 0 && line[0] != '#' {
-			return false
-		}
-	}
-	return true
-}
-
 var (
 	yamlLine = regexp.MustCompile(`\bline (\d+)\b`)
 	// yamlParserError matches the errors of the YAML parser, as opposed to its
