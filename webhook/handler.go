@@ -175,7 +175,9 @@ func (h *Handler) validate(ctx context.Context, req *request) outcome {
 	if t.spec == nil {
 		return allowed()
 	}
-	spec := t.spec.podSpec()
+	ps := t.spec.podSpec()
+	defer ps.release()
+	spec := &ps.spec
 	if !policy.IsHostProcess(spec) {
 		return allowed()
 	}
@@ -239,7 +241,9 @@ func (h *Handler) mutate(ctx context.Context, req *request) outcome {
 	if err != nil {
 		return errored(http.StatusBadRequest, err.Error())
 	}
-	spec := t.spec.podSpec()
+	ps := t.spec.podSpec()
+	defer ps.release()
+	spec := &ps.spec
 	if !policy.IsHostProcess(spec) {
 		return allowed()
 	}

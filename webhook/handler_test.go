@@ -476,12 +476,12 @@ func TestViewAgreesWithTypedExtraction(t *testing.T) {
 				t.Fatalf("path %q workload %v, typed %q %v", view.specPath, view.workload, typed.SpecPath, typed.Workload)
 			}
 			ns := policy.Namespace{Name: "kube-system"}
-			got := p.Evaluate(policy.Input{Namespace: ns, Spec: view.spec.podSpec(), SpecPath: view.specPath})
+			got := p.Evaluate(policy.Input{Namespace: ns, Spec: &view.spec.podSpec().spec, SpecPath: view.specPath})
 			want := p.Evaluate(policy.Input{Namespace: ns, Spec: typed.Spec, SpecPath: typed.SpecPath})
 			if !reflect.DeepEqual(got, want) || len(want.Violations) != 3 {
 				t.Fatalf("view result %+v\ntyped result %+v", got, want)
 			}
-			gotPatch, _ := json.Marshal(p.Default(policy.Input{Namespace: ns, Spec: view.spec.podSpec()}))
+			gotPatch, _ := json.Marshal(p.Default(policy.Input{Namespace: ns, Spec: &view.spec.podSpec().spec}))
 			wantPatch, _ := json.Marshal(p.Default(policy.Input{Namespace: ns, Spec: typed.Spec}))
 			if string(gotPatch) != string(wantPatch) {
 				t.Fatalf("view patch %s\ntyped patch %s", gotPatch, wantPatch)
@@ -509,5 +509,29 @@ func TestReadBodyIntoPooledBuffers(t *testing.T) {
 			*buf = got
 			putBuffer(buf)
 		}
+	}
+}
+
+// TestPooledSpecsCarryNothingOver converts a large view, releases it and
+// converts smaller ones: each spec holds exactly its own view's containers.
+func TestPooledSpecsCarryNothingOver(t *testing.T) {
+	sc := &corev1.SecurityContext{WindowsOptions: &corev1.WindowsSecurityContextOptions{HostProcess: ptr.To(true)}}
+	big := &podSpecView{HostNetwork: true, NodeSelector: map[string]string{"a": "b"},
+		InitContainers:      []containerView{{Name: "i1", SecurityContext: sc}},
+		Containers:          []containerView{{Name: "c1", Image: "x"}, {Name: "c2"}, {Name: "c3"}},
+		EphemeralContainers: []containerView{{Name: "e1"}}}
+	for range 3 {
+		big.podSpec().release()
+	}
+	small := &podSpecView{Containers: []containerView{{Name: "only", Image: "y"}}}
+	ps := small.podSpec()
+	defer ps.release()
+	want := corev1.PodSpec{Containers: []corev1.Container{{Name: "only", Image: "y"}}}
+	if !reflect.DeepEqual(ps.spec, want) {
+		t.Fatalf("spec after reuse = %+v, want %+v", ps.spec, want)
+	}
+	if cap(ps.spec.Containers) != 1 || len(ps.spec.InitContainers) != 0 || ps.spec.EphemeralContainers != nil {
+		t.Fatalf("spec after reuse has room for other containers: %d containers of capacity %d, %d init, %d ephemeral",
+			len(ps.spec.Containers), cap(ps.spec.Containers), len(ps.spec.InitContainers), len(ps.spec.EphemeralContainers))
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -262,9 +264,25 @@ func (m metaView) name() string {
 	return m.Name
 }
 
-// podSpec converts the view into the corev1.PodSpec the policy evaluates.
-func (v *podSpecView) podSpec() *corev1.PodSpec {
-	spec := &corev1.PodSpec{
+// pooledSpec is a view converted into the corev1.PodSpec the policy
+// evaluates. The containers are most of a review's garbage (a Container is
+// over a kilobyte), so specs are recycled: release one once nothing refers
+// to it.
+type pooledSpec struct {
+	spec       corev1.PodSpec
+	containers []corev1.Container
+	ephemeral  []corev1.EphemeralContainer
+}
+
+var specPool = sync.Pool{New: func() any { return new(pooledSpec) }}
+
+// maxPooledContainers keeps unusually large pods' slices out of the pool.
+const maxPooledContainers = 64
+
+// podSpec converts the view; the spec holds the view's own values.
+func (v *podSpecView) podSpec() *pooledSpec {
+	p := specPool.Get().(*pooledSpec)
+	p.spec = corev1.PodSpec{
 		HostNetwork:     v.HostNetwork,
 		SecurityContext: v.SecurityContext,
 		OS:              v.OS,
@@ -273,24 +291,43 @@ func (v *podSpecView) podSpec() *corev1.PodSpec {
 		Tolerations:     v.Tolerations,
 	}
 	if n := len(v.InitContainers) + len(v.Containers); n > 0 {
-		all := make([]corev1.Container, n)
+		all := slices.Grow(p.containers[:0], n)[:n]
 		for i, c := range v.InitContainers {
 			all[i] = corev1.Container{Name: c.Name, Image: c.Image, SecurityContext: c.SecurityContext}
 		}
 		for i, c := range v.Containers {
 			all[len(v.InitContainers)+i] = corev1.Container{Name: c.Name, Image: c.Image, SecurityContext: c.SecurityContext}
 		}
-		spec.InitContainers = all[:len(v.InitContainers):len(v.InitContainers)]
-		spec.Containers = all[len(v.InitContainers):]
-	}
-	if len(v.EphemeralContainers) > 0 {
-		spec.EphemeralContainers = make([]corev1.EphemeralContainer, len(v.EphemeralContainers))
-		for i, c := range v.EphemeralContainers {
-			spec.EphemeralContainers[i].EphemeralContainerCommon = corev1.EphemeralContainerCommon{
-				Name: c.Name, Image: c.Image, SecurityContext: c.SecurityContext}
+		p.containers = all
+		if k := len(v.InitContainers); k > 0 {
+			p.spec.InitContainers = all[:k:k]
+		}
+		if k := len(v.InitContainers); k < n {
+			p.spec.Containers = all[k:n:n]
 		}
 	}
-	return spec
+	if n := len(v.EphemeralContainers); n > 0 {
+		eph := slices.Grow(p.ephemeral[:0], n)[:n]
+		for i, c := range v.EphemeralContainers {
+			eph[i] = corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+				Name: c.Name, Image: c.Image, SecurityContext: c.SecurityContext}}
+		}
+		p.ephemeral = eph
+		p.spec.EphemeralContainers = eph
+	}
+	return p
+}
+
+// release returns the spec to the pool, dropping its references.
+func (p *pooledSpec) release() {
+	if cap(p.containers) > maxPooledContainers || cap(p.ephemeral) > maxPooledContainers {
+		return
+	}
+	clear(p.containers)
+	clear(p.ephemeral)
+	p.containers, p.ephemeral = p.containers[:0], p.ephemeral[:0]
+	p.spec = corev1.PodSpec{}
+	specPool.Put(p)
 }
 
 // sameForPolicy reports whether an update leaves every field the policy
