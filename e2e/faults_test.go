@@ -477,11 +477,20 @@ var _ = Describe("faults against the real control plane", Ordered, func() {
 		terminated := time.Now()
 		atTermination := load.Completed()
 
-		By("checking that it fails readiness at once and keeps answering during its shutdown delay")
-		resp, err := http.Get(primary.ReadyURL)
-		Expect(err).NotTo(HaveOccurred())
-		resp.Body.Close()
-		Expect(resp.StatusCode).To(Equal(http.StatusInternalServerError), "readiness of a replica that got SIGTERM")
+		By("checking that it fails readiness and then keeps answering during its shutdown delay")
+		// The manager cancels the webhook server, which fails readiness and
+		// starts the delay, after it has stopped its other runnables, so
+		// not at the very moment of SIGTERM.
+		Eventually(func() (int, error) {
+			resp, err := http.Get(primary.ReadyURL)
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}).WithContext(ctx).WithTimeout(5*time.Second).WithPolling(20*time.Millisecond).
+			Should(Equal(http.StatusInternalServerError), "readiness of a replica that got SIGTERM")
+		notReady := time.Since(terminated)
 		for _, check := range directChecks(rv, "terminating", "terminating") {
 			Expect(checkOnce(ctx, check)).To(Succeed())
 		}
@@ -497,8 +506,8 @@ var _ = Describe("faults against the real control plane", Ordered, func() {
 
 		report := load.Stop()
 		stopped = true
-		entry := fmt.Sprintf("%s; %d requests completed after SIGTERM; the replica exited %s after it",
-			report.String(), report.Total-atTermination, exited.Round(100*time.Millisecond))
+		entry := fmt.Sprintf("%s; %d requests completed after SIGTERM; the terminated replica failed readiness %s and exited %s after SIGTERM",
+			report.String(), report.Total-atTermination, notReady.Round(time.Millisecond), exited.Round(100*time.Millisecond))
 		AddReportEntry("load during the termination of one replica", entry)
 		GinkgoWriter.Println("load during the termination of one replica:", entry)
 		Expect(report.TotalFailed).To(BeZero(), report.String())
