@@ -136,6 +136,12 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return usage(err)
 	}
+	// client-go's default of 5 requests a second would let a burst of reviews
+	// for namespaces not yet in the cache (each a live lookup) starve every
+	// other lookup, so that new namespaces' HostProcess pods are denied.
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		cfg.QPS, cfg.Burst = 50, 100
+	}
 	scheme, err := servedScheme()
 	if err != nil {
 		return err
