@@ -29,6 +29,7 @@ import (
 
 	"github.com/hostprocess-admission/hostprocess-admission/audit"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/certs"
+	"github.com/hostprocess-admission/hostprocess-admission/internal/leader"
 	"github.com/hostprocess-admission/hostprocess-admission/webhook"
 )
 
@@ -162,11 +163,10 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		HealthProbeBindAddress:  o.probeAddr,
 		GracefulShutdownTimeout: &grace,
 		// The audit reads Pods and workloads trimmed to what the policy needs.
-		Cache:                         cache.Options{ByObject: audit.CacheByObject()},
-		LeaderElection:                o.leaderElect,
-		LeaderElectionID:              "hostprocess-admission",
-		LeaderElectionNamespace:       o.leaderElectionNS,
-		LeaderElectionReleaseOnCancel: true,
+		Cache: cache.Options{ByObject: audit.CacheByObject()},
+		// No manager-wide leader election: it ends the process when the lease
+		// is lost (e.g. while the API server is unreachable for 10 s), and
+		// every replica must keep serving. The audit is elected on its own.
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -208,7 +208,15 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("setting up the background audit: %w", err)
 	}
-	if err := mgr.Add(background); err != nil {
+	var auditRunner manager.Runnable = background
+	if o.leaderElect {
+		lock, err := leader.NewLeaseLock(cfg, o.leaderElectionNS, "hostprocess-admission")
+		if err != nil {
+			return usage(err)
+		}
+		auditRunner = &leader.Elected{Lock: lock, Log: log.WithName("leader"), Work: background.Start}
+	}
+	if err := mgr.Add(auditRunner); err != nil {
 		return err
 	}
 

@@ -211,15 +211,6 @@ func directCheck(rv *harness.Reviewer, c *reviewCase, prefix string) harness.Che
 	}
 }
 
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // checkOnce runs a check once, outside a load.
 func checkOnce(ctx context.Context, check harness.Check) error {
 	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
@@ -549,6 +540,7 @@ var _ = Describe("faults against the real control plane", Ordered, func() {
 			follower = replica
 		}
 		followerPid, followerStarts := follower.Process.Pid(), follower.Starts
+		leaderPid, leaderStarts := leader.Process.Pid(), leader.Starts
 		leaderRV, err := leader.Reviewer(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		followerRV, err := follower.Reviewer(ctx)
@@ -582,22 +574,12 @@ var _ = Describe("faults against the real control plane", Ordered, func() {
 			Expect(n).To(BeNumerically(">=", 5), "requests of %s", name)
 		}
 		Expect(follower.Process.Running()).To(BeTrue(), "the replica without the lease survived the outage\n%s", follower.Process.Logs())
-		// Known product bug: serve exits with "leader election lost" once
-		// the lease holder cannot renew its lease for the manager's
-		// RenewDeadline (10s), so the lease holder stops answering
-		// reviews during a longer outage. HOSTPROCESS_E2E_STRICT_LEADER=1
-		// asserts that it survives too.
-		leaderSurvived := leader.Process.Running()
-		if !leaderSurvived {
-			msg := fmt.Sprintf("the lease holder (%s) exited during the outage: %v; %d of %d reviews sent to it failed; its last output:\n%s",
-				leader.Dir, leader.Process.ExitErr(), leaderReport.TotalFailed, leaderReport.Total, lastLines(leader.Process.Logs(), 5))
-			AddReportEntry("KNOWN PRODUCT BUG: the leader-elected replica exits when the API server is down for longer than its lease's renew deadline", msg)
-			GinkgoWriter.Println("KNOWN PRODUCT BUG:", msg)
-		}
-		if os.Getenv("HOSTPROCESS_E2E_STRICT_LEADER") == "1" {
-			Expect(leaderSurvived).To(BeTrue(), "the lease holder survived the outage\n%s", leader.Process.Logs())
-			Expect(leaderReport.TotalFailed).To(BeZero(), leaderReport.String())
-		}
+		// The lease holder cannot renew for longer than the renew deadline
+		// (10s): it stops its audit and campaigns again, and keeps serving.
+		Expect(leader.Process.Running()).To(BeTrue(), "the lease holder survived the outage\n%s", leader.Process.Logs())
+		Expect(leaderReport.TotalFailed).To(BeZero(), leaderReport.String())
+		Expect(leader.Process.Pid()).To(Equal(leaderPid))
+		Expect(leader.Process.Logs()).To(ContainSubstring("lost the lease; the work stopped and this replica campaigns again"))
 
 		By("starting kube-apiserver again with the same flags, port and certificates")
 		Expect(cluster.StartAPIServer(ctx)).To(Succeed())
@@ -605,10 +587,8 @@ var _ = Describe("faults against the real control plane", Ordered, func() {
 		Expect(follower.Process.Running()).To(BeTrue())
 		Expect(follower.Process.Pid()).To(Equal(followerPid))
 		Expect(follower.Starts).To(Equal(followerStarts))
-		if !leaderSurvived {
-			By("taking the exited replica's endpoint out of the Service, as its failing readiness would, until it is restarted")
-			Expect(leader.SetEndpoint(ctx, false, false, false)).To(Succeed())
-		}
+		Expect(leader.Process.Pid()).To(Equal(leaderPid))
+		Expect(leader.Starts).To(Equal(leaderStarts))
 
 		By("moving the label from " + labelledNamespace + " to " + plainNamespace + ": the verdicts must follow, through the webhook's watch")
 		relabelled := map[string]map[string]string{
@@ -644,10 +624,7 @@ var _ = Describe("faults against the real control plane", Ordered, func() {
 			}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 		}
 		relabelledAt := time.Now()
-		checks := merge(apiChecks("after"), directChecks(followerRV, "follower", "after"))
-		if leaderSurvived {
-			checks = merge(checks, directChecks(leaderRV, "leader", "after"))
-		}
+		checks := merge(apiChecks("after"), directChecks(followerRV, "follower", "after"), directChecks(leaderRV, "leader", "after"))
 		Eventually(func(g Gomega) {
 			for _, check := range checks {
 				g.Expect(checkOnce(ctx, check)).To(Succeed())
@@ -657,15 +634,10 @@ var _ = Describe("faults against the real control plane", Ordered, func() {
 		Expect(follower.Process.Pid()).To(Equal(followerPid))
 		Expect(follower.Starts).To(Equal(followerStarts))
 		Expect(follower.WaitReady(ctx)).To(Succeed())
-
-		if !leaderSurvived {
-			By("restarting the exited replica, as the kubelet would, and putting it back behind the Service")
-			Expect(leader.Start(ctx)).To(Succeed())
-			Expect(leader.WaitReady(ctx)).To(Succeed())
-			Expect(leader.SetEndpoint(ctx, true, true, false)).To(Succeed())
-			for _, check := range directChecks(leaderRV, "leader", "restarted") {
-				Expect(checkOnce(ctx, check)).To(Succeed())
-			}
+		for _, w := range []*harness.Webhook{leader, follower} {
+			Expect(w.WaitReady(ctx)).To(Succeed())
 		}
+		Expect(leader.Process.Pid()).To(Equal(leaderPid))
+		Expect(leader.Starts).To(Equal(leaderStarts))
 	})
 })
