@@ -104,18 +104,22 @@ func parseTLSVersion(v string) (uint16, error) {
 	return 0, fmt.Errorf("--tls-min-version %q is not supported (allowed: 1.2, 1.3)", v)
 }
 
+// restConfig is serve's client configuration: --kubeconfig, or the pod's
+// own. It allows 50 requests a second, burst 100: client-go's default of 5
+// would let a burst of reviews for namespaces not yet in the cache (each a
+// live lookup) starve every other lookup, so that new namespaces'
+// HostProcess pods are denied.
 func restConfig(kubeconfig string) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
 	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
+		if cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
 			return nil, fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
 		}
-		return cfg, nil
-	}
-	cfg, err := rest.InClusterConfig()
-	if err != nil {
+	} else if cfg, err = rest.InClusterConfig(); err != nil {
 		return nil, fmt.Errorf("no --kubeconfig given and not running in a cluster: %w", err)
 	}
+	cfg.QPS, cfg.Burst = 50, 100
 	return cfg, nil
 }
 
@@ -136,12 +140,6 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	cfg, err := restConfig(o.kubeconfig)
 	if err != nil {
 		return usage(err)
-	}
-	// client-go's default of 5 requests a second would let a burst of reviews
-	// for namespaces not yet in the cache (each a live lookup) starve every
-	// other lookup, so that new namespaces' HostProcess pods are denied.
-	if cfg.QPS == 0 && cfg.RateLimiter == nil {
-		cfg.QPS, cfg.Burst = 50, 100
 	}
 	scheme, err := servedScheme()
 	if err != nil {
