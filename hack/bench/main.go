@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/hostprocess-admission/hostprocess-admission/hack/bench/internal/host"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
 )
 
@@ -95,7 +96,7 @@ func main() {
 var began = time.Now()
 
 func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[%6.1fs load %s] %s\n", time.Since(began).Seconds(), loadAvg(), fmt.Sprintf(format, args...))
+	fmt.Fprintf(os.Stderr, "[%6.1fs load %s] %s\n", time.Since(began).Seconds(), host.LoadAvg(), fmt.Sprintf(format, args...))
 }
 
 func run(ctx context.Context, o options) error {
@@ -113,7 +114,7 @@ func run(ctx context.Context, o options) error {
 		out = filepath.Join(root, out)
 	}
 	rep := &report{Command: "make bench (go run ./hack/bench " + strings.Join(os.Args[1:], " ") + ")", Started: began.UTC(),
-		Machine: describeMachine(), LoadStart: loadAvg(), Options: o.describe()}
+		Machine: host.Describe(), LoadStart: host.LoadAvg(), Options: o.describe()}
 
 	work, err := os.MkdirTemp("", "hpa-bench-")
 	if err != nil {
@@ -246,7 +247,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
-	rep.LoadEnd = loadAvg()
+	rep.LoadEnd = host.LoadAvg()
 	rep.Finished = time.Now().UTC()
 	rep.summarize()
 	md := rep.markdown()
@@ -276,7 +277,7 @@ func startServers(ctx context.Context, work, serveBin, kubeconfig string, pk *pk
 	}
 	var ports [4]int
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = host.FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -516,50 +517,4 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 		return err
 	}
 	return e.setWebhooks(ctx, false)
-}
-
-// loadAvg returns the 1-, 5- and 15-minute load averages.
-func loadAvg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// describeMachine says what the figures were measured on.
-func describeMachine() machine {
-	m := machine{CPUs: numCPU(), GoVersion: goVersion()}
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				m.MemGiB = kb / (1 << 20)
-			}
-		}
-	}
-	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(data))
-	}
-	return m
-}
-
-func goVersion() string {
-	out, err := exec.Command("go", "env", "GOVERSION").Output()
-	if err != nil {
-		return "?"
-	}
-	return strings.TrimSpace(string(out))
 }

@@ -5,11 +5,12 @@ package main
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hostprocess-admission/hostprocess-admission/hack/bench/internal/host"
 )
 
 // report is everything one run measured; it is written as latest.json.
@@ -17,7 +18,7 @@ type report struct {
 	Command     string            `json:"command"`
 	Started     time.Time         `json:"started"`
 	Finished    time.Time         `json:"finished"`
-	Machine     machine           `json:"machine"`
+	Machine     host.Machine      `json:"machine"`
 	LoadStart   string            `json:"load_average_start"`
 	LoadEnd     string            `json:"load_average_end"`
 	Options     map[string]string `json:"options"`
@@ -48,14 +49,6 @@ type report struct {
 	E2E      []e2eRun  `json:"e2e_runs"`
 }
 
-type machine struct {
-	CPUs      int     `json:"cpus"`
-	CPUModel  string  `json:"cpu_model"`
-	MemGiB    float64 `json:"mem_gib"`
-	Kernel    string  `json:"kernel"`
-	GoVersion string  `json:"go_version"`
-}
-
 type maxRate struct {
 	Server string `json:"server"`
 	Repeat int    `json:"repeat"`
@@ -69,8 +62,6 @@ type goal struct {
 	Target float64 `json:"target"`
 	Met    bool    `json:"met"`
 }
-
-func numCPU() int { return runtime.NumCPU() }
 
 func (o options) describe() map[string]string {
 	return map[string]string{

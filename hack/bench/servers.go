@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hostprocess-admission/hostprocess-admission/hack/bench/internal/host"
 )
 
 // pki is a CA and a serving certificate for 127.0.0.1 signed by it, shared
@@ -199,21 +201,7 @@ func (s *server) alive() error {
 
 // httpReady returns a readiness check: GET url answers 200.
 func httpReady(c *http.Client, url string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		return nil
-	}
+	return func(ctx context.Context) error { return host.Ready(ctx, c, url) }
 }
 
 // reviewReady returns a readiness check: POST body to url is answered with
@@ -253,16 +241,6 @@ var (
 // benchmark's request.
 func reviewOK(code int, body []byte) bool {
 	return code == http.StatusOK && bytes.Contains(body, allowedTrue) && bytes.Contains(body, uidJSON)
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat; 100

@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/hostprocess-admission/hostprocess-admission/hack/bench/internal/host"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
 )
 
@@ -174,7 +175,7 @@ func run(ctx context.Context, o options) (*report, error) {
 
 	var ports [3]int
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = host.FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -192,7 +193,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	defer srv.stop()
 
 	rep := &report{Command: "make soak (go run ./hack/bench/soak " + strings.Join(os.Args[1:], " ") + ")",
-		Started: time.Now().UTC(), Machine: describeMachine(), LoadStart: loadAvg(), Options: o.describe(),
+		Started: time.Now().UTC(), Machine: host.Describe(), LoadStart: host.LoadAvg(), Options: o.describe(),
 		WorkTree: workTree(root), Requests: map[string]*counter{}}
 	t := newTraffic(addr, pool, o, rep)
 	probe := &http.Client{Timeout: 5 * time.Second}
@@ -200,7 +201,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	for {
 		err := srv.alive()
 		if err == nil {
-			err = ready(ctx, probe, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[2]))
+			err = host.Ready(ctx, probe, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[2]))
 		}
 		if err == nil {
 			err = t.checkEveryKind(ctx)
@@ -252,7 +253,7 @@ func run(ctx context.Context, o options) (*report, error) {
 			if time.Since(lastLog) >= 30*time.Second {
 				lastLog = time.Now()
 				logf("%4.0fs: RSS %.1f MiB (live heap %.1f), %d goroutines, %d fds, %d webhook connections; %s; load %s",
-					s.T, s.RSSMiB, s.HeapLiveMiB, s.Goroutines, s.FDs, s.Conns, rep.progress(), loadAvg())
+					s.T, s.RSSMiB, s.HeapLiveMiB, s.Goroutines, s.FDs, s.Conns, rep.progress(), host.LoadAvg())
 			}
 		}
 	}()
@@ -296,26 +297,10 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err := srv.alive(); err != nil {
 		rep.fail("%v", err)
 	}
-	rep.LoadEnd = loadAvg()
+	rep.LoadEnd = host.LoadAvg()
 	rep.Finished = time.Now().UTC()
 	rep.evaluate(o)
 	return rep, nil
-}
-
-func ready(ctx context.Context, c *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return nil
 }
 
 func (o options) describe() map[string]string {

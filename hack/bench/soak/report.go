@@ -16,13 +16,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hostprocess-admission/hostprocess-admission/hack/bench/internal/host"
 )
 
 // report is what soak.json holds.
@@ -31,7 +32,7 @@ type report struct {
 	Started   time.Time         `json:"started"`
 	Finished  time.Time         `json:"finished"`
 	Seconds   float64           `json:"load_seconds"`
-	Machine   machine           `json:"machine"`
+	Machine   host.Machine      `json:"machine"`
 	LoadStart string            `json:"loadavg_start"`
 	LoadEnd   string            `json:"loadavg_end"`
 	Options   map[string]string `json:"options"`
@@ -53,14 +54,6 @@ type report struct {
 
 	mu        sync.Mutex
 	latencies map[string][]time.Duration
-}
-
-type machine struct {
-	CPUs     int     `json:"cpus"`
-	CPUModel string  `json:"cpu_model"`
-	MemGiB   float64 `json:"mem_gib"`
-	Kernel   string  `json:"kernel"`
-	Go       string  `json:"go"`
 }
 
 // counter counts the requests of one kind.
@@ -466,47 +459,6 @@ func servingCert(dir string) (string, *x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return certDir, pool, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func loadAvg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(data)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "?"
-}
-
-func describeMachine() machine {
-	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				m.MemGiB = kb / (1 << 20)
-			}
-		}
-	}
-	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(data))
-	}
-	return m
 }
 
 // tail returns the last n lines of a file.
