@@ -3,7 +3,6 @@
 package webhook_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -13,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"os"
 	"strconv"
 	"strings"
@@ -28,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/hostprocess-admission/hostprocess-admission/internal/oversize"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
 )
 
@@ -294,97 +293,22 @@ func (r oversizedResult) describe() string {
 	return r.path + ", " + enc
 }
 
-// sendOversized sends an AdmissionReview of floodBodySize bytes (a valid
-// document: a pod whose annotation is padded) from a fixed 32 KiB chunk, so
-// the client holds none of it, and reads the answer while it is still
-// writing. With chunked the body has no Content-Length.
+// sendOversized sends an AdmissionReview of floodBodySize bytes, streamed
+// so that the client holds none of it (internal/oversize).
 func sendOversized(addr string, tlsCfg *tls.Config, path, uid string, chunked bool) oversizedResult {
 	res := oversizedResult{path: path, chunked: chunked}
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", addr, tlsCfg)
-	if err != nil {
+	r, err := oversize.Send(addr, tlsCfg, path, uid, "hp-system", floodBodySize, chunked, floodTimeout)
+	res.code, res.written = r.Code, r.Written
+	var out admissionv1.AdmissionReview
+	switch {
+	case err != nil:
 		res.err = err
-		return res
+	case json.Unmarshal(r.Body, &out) != nil || out.Response == nil:
+		res.err = fmt.Errorf("HTTP %d, not an AdmissionReview: %.300s", r.Code, r.Body)
+	default:
+		res.resp = out.Response
 	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(floodTimeout))
-	head := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"` + uid +
-		`","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},` +
-		`"namespace":"hp-system","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"big","annotations":{"pad":"`
-	tailJSON := `"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}}`
-	pad := floodBodySize - len(head) - len(tailJSON)
-	hdr := "POST " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\n"
-	if chunked {
-		hdr += "Transfer-Encoding: chunked\r\n\r\n"
-	} else {
-		hdr += "Content-Length: " + strconv.Itoa(floodBodySize) + "\r\n\r\n"
-	}
-
-	var written atomic.Int64
-	writeDone := make(chan struct{})
-	go func() {
-		defer close(writeDone)
-		cw := &countingWriter{w: conn, n: &written}
-		if _, err := io.WriteString(cw, hdr); err != nil {
-			return
-		}
-		var body io.Writer = cw
-		var chunks io.WriteCloser
-		if chunked {
-			chunks = httputil.NewChunkedWriter(cw)
-			body = chunks
-		}
-		chunk := bytes.Repeat([]byte("a"), 32<<10)
-		if _, err := io.WriteString(body, head); err != nil {
-			return
-		}
-		for left := pad; left > 0; left -= len(chunk) {
-			if _, err := body.Write(chunk[:min(left, len(chunk))]); err != nil {
-				return // the server closed the connection, as it should
-			}
-		}
-		if _, err := io.WriteString(body, tailJSON); err != nil {
-			return
-		}
-		if chunks != nil {
-			_ = chunks.Close()
-			_, _ = io.WriteString(cw, "\r\n")
-		}
-	}()
-
-	req, _ := http.NewRequest(http.MethodPost, "https://"+addr+path, nil)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		res.err = fmt.Errorf("reading the response: %w", err)
-	} else {
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		res.code = resp.StatusCode
-		var out admissionv1.AdmissionReview
-		switch {
-		case err != nil:
-			res.err = fmt.Errorf("reading the response body: %w", err)
-		case json.Unmarshal(body, &out) != nil || out.Response == nil:
-			res.err = fmt.Errorf("HTTP %d, not an AdmissionReview: %.300s", resp.StatusCode, body)
-		default:
-			res.resp = out.Response
-		}
-	}
-	// Closing stops the writer if the server has not already.
-	conn.Close()
-	<-writeDone
-	res.written = written.Load()
 	return res
-}
-
-type countingWriter struct {
-	w io.Writer
-	n *atomic.Int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // memoryWatch records a process's resident memory during an attack.

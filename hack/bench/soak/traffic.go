@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -15,7 +14,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"os"
 	"strconv"
 	"strings"
@@ -29,6 +27,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+
+	"github.com/hostprocess-admission/hostprocess-admission/internal/oversize"
 )
 
 const (
@@ -354,70 +354,13 @@ func (t *traffic) truncated(i int) {
 // must be a 413 denial.
 func (t *traffic) oversized(i int) {
 	path := []string{"/validate", "/mutate"}[i%2]
-	code, body, err := sendOversized(t.addr, t.tlsCfg, path, t.o.maxBody+1<<20, i%4 >= 2)
+	r, err := oversize.Send(t.addr, t.tlsCfg, path, "soak-oversized", allowedNamespace, t.o.maxBody+1<<20, i%4 >= 2, 2*time.Minute)
 	if err != nil {
-		t.rep.record("oversized", code, err.Error(), true, false)
+		t.rep.record("oversized", r.Code, err.Error(), true, false)
 		return
 	}
-	problem, admitted := denialProblem(code, body, http.StatusRequestEntityTooLarge)
-	t.rep.record("oversized", code, problem, false, admitted)
-}
-
-func sendOversized(addr string, tlsCfg *tls.Config, path string, size int, chunked bool) (int, []byte, error) {
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tlsCfg)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(2 * time.Minute))
-	head := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"soak-oversized",` +
-		`"kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},` +
-		`"namespace":"` + allowedNamespace + `","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"big","annotations":{"pad":"`
-	tailJSON := `"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}}`
-	hdr := "POST " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\n"
-	if chunked {
-		hdr += "Transfer-Encoding: chunked\r\n\r\n"
-	} else {
-		hdr += "Content-Length: " + strconv.Itoa(size) + "\r\n\r\n"
-	}
-	writeDone := make(chan struct{})
-	go func() {
-		defer close(writeDone)
-		if _, err := io.WriteString(conn, hdr); err != nil {
-			return
-		}
-		var w io.Writer = conn
-		var chunks io.WriteCloser
-		if chunked {
-			chunks = httputil.NewChunkedWriter(conn)
-			w = chunks
-		}
-		if _, err := io.WriteString(w, head); err != nil {
-			return
-		}
-		chunk := bytes.Repeat([]byte("a"), 32<<10)
-		for left := size - len(head) - len(tailJSON); left > 0; left -= len(chunk) {
-			if _, err := w.Write(chunk[:min(left, len(chunk))]); err != nil {
-				return // the server closed the connection, as it should
-			}
-		}
-		if _, err := io.WriteString(w, tailJSON); err == nil && chunks != nil {
-			_ = chunks.Close()
-			_, _ = io.WriteString(conn, "\r\n")
-		}
-	}()
-	defer func() {
-		conn.Close()
-		<-writeDone
-	}()
-	req, _ := http.NewRequest(http.MethodPost, "https://"+addr+path, nil)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("reading the response: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	problem, admitted := denialProblem(r.Code, r.Body, http.StatusRequestEntityTooLarge)
+	t.rep.record("oversized", r.Code, problem, false, admitted)
 }
 
 // slow stalls mid-header (after part of the request line and headers over
