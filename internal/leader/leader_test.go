@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
@@ -72,8 +73,17 @@ func TestElectedSurvivesALostLease(t *testing.T) {
 		l.Spec.AcquireTime = l.Spec.RenewTime
 		l.Spec.LeaseDurationSeconds = ptr.To[int32](3)
 	}
-	steal(lease)
-	if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
+	// The holder renews every RetryPeriod, so read and write again on a
+	// conflict.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		l, err := leases.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		steal(l)
+		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	wait(stopped, "stop after the lease was lost")
