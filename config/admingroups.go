@@ -72,6 +72,30 @@ var refusedGroups = []refusedGroup{
 	// Its description: "Members of this group can change system-wide settings."
 	{name: "Device Owners", builtinRID: 583,
 		reason: "members change system-wide settings"},
+	// File replication in a domain; a legacy role no workload needs.
+	{name: "Replicator", builtinRID: 552,
+		reason: "members replicate files across the domain"},
+	// Read access to every user and group of the domain.
+	{name: "Pre-Windows 2000 Compatible Access", builtinRID: 554,
+		reason: "members read every user and group of the domain"},
+	// Create incoming trusts to the forest.
+	{name: "Incoming Forest Trust Builders", builtinRID: 557,
+		reason: "members create trusts to the forest"},
+	// The three Remote Desktop Services server roles: their members are
+	// trusted by the other RDS servers, and RDS Management Servers perform
+	// administrative actions on them.
+	{name: "RDS Remote Access Servers", builtinRID: 575,
+		reason: "members are trusted as Remote Desktop gateway servers"},
+	{name: "RDS Endpoint Servers", builtinRID: 576,
+		reason: "members are trusted to host Remote Desktop sessions and virtual machines"},
+	{name: "RDS Management Servers", builtinRID: 577,
+		reason: "members perform administrative actions on Remote Desktop servers"},
+	// Remotely query the authorization attributes and permissions of resources.
+	{name: "Access Control Assistance Operators", builtinRID: 579,
+		reason: "members query the permissions of every resource on the node"},
+	// User-mode access to hardware.
+	{name: "User Mode Hardware Operators", builtinRID: 584,
+		reason: "members operate the node's hardware from user mode"},
 	// Administrators of every computer in the domain.
 	{name: "Domain Admins", domainRID: 512,
 		reason: "members administer the domain"},
@@ -89,6 +113,20 @@ var refusedGroups = []refusedGroup{
 		reason: "members may add sign-in keys to accounts of the domain"},
 	{name: "Enterprise Key Admins", domainRID: 527,
 		reason: "members may add sign-in keys to accounts of the forest"},
+	// Read-only domain controllers hold the secrets of the accounts they cache.
+	{name: "Enterprise Read-only Domain Controllers", domainRID: 498,
+		reason: "members are read-only domain controllers of the forest"},
+	{name: "Read-only Domain Controllers", domainRID: 521,
+		reason: "members are read-only domain controllers of the domain"},
+	// A domain controller that may be cloned holds every secret of the domain.
+	{name: "Cloneable Domain Controllers", domainRID: 522,
+		reason: "members are domain controllers"},
+	// Publish certificates to the directory, which domain logons trust.
+	{name: "Cert Publishers", domainRID: 517,
+		reason: "members publish certificates that the domain trusts"},
+	// Create Group Policy objects, which run code on the computers they link to.
+	{name: "Group Policy Creator Owners", domainRID: 520,
+		reason: "members create Group Policy objects"},
 	// Can make the DNS Server service, which runs as SYSTEM on domain
 	// controllers, load any DLL. Its SID is not well known.
 	{name: "DnsAdmins",
@@ -106,24 +144,83 @@ func (g refusedGroup) sid() string {
 	return ""
 }
 
+// unprivilegedBuiltinRIDs are the BUILTIN groups known to confer no
+// administrative rights. Every other BUILTIN group, S-1-5-32-<rid>, is
+// refused, known or not: the BUILTIN domain holds only Windows' own groups,
+// and a new one is refused until someone has read what it grants.
+var unprivilegedBuiltinRIDs = map[uint64]string{
+	545: "Users",
+	546: "Guests",
+	555: "Remote Desktop Users",
+	558: "Performance Monitor Users",
+	559: "Performance Log Users",
+	560: "Windows Authorization Access Group",
+	561: "Terminal Server License Servers",
+	562: "Distributed COM Users",
+	568: "IIS_IUSRS",
+	573: "Event Log Readers",
+	574: "Certificate Service DCOM Access",
+	580: "Remote Management Users",
+	581: "System Managed Accounts Group",
+	585: "OpenSSH Users",
+}
+
 // refusedGroupFor returns the refused group that name denotes: its name alone,
 // after a domain prefix (BUILTIN\, .\, NODE\, DOMAIN\) or before an @domain
-// suffix, compared with sameAccountName; or its SID.
+// suffix, compared with sameAccountName; its SID in any form that Windows
+// parses; or any BUILTIN group not known to be unprivileged.
 func refusedGroupFor(name string) (refusedGroup, bool) {
-	_, account := splitAccount(name)
-	authority, subs, isSID := parseSID(account)
+	domain, account := splitAccount(name)
+	if sid, isSID := parseSID(account); isSID {
+		return refusedGroupForSID(sid)
+	}
 	for _, g := range refusedGroups {
 		if sameAccountName(account, g.name) {
 			return g, true
 		}
-		if !isSID || authority != 5 {
-			continue
+	}
+	if sameAccountName(domain, "BUILTIN") {
+		for _, known := range unprivilegedBuiltinRIDs {
+			if sameAccountName(account, known) {
+				return refusedGroup{}, false
+			}
 		}
-		if g.builtinRID != 0 && len(subs) == 2 && subs[0] == 32 && subs[1] == g.builtinRID {
-			return g, true
+		return refusedGroup{name: `BUILTIN\` + account,
+			reason: "it is not one of the BUILTIN groups known to have no administrative rights"}, true
+	}
+	return refusedGroup{}, false
+}
+
+// refusedGroupForSID matches a parsed SID against the refused groups. A part
+// that Windows might read in two ways (a leading zero: decimal or octal) is
+// refused when either reading names a refused group.
+func refusedGroupForSID(sid sidString) (refusedGroup, bool) {
+	if !sid.authority.has(5) {
+		return refusedGroup{}, false
+	}
+	subs := sid.subs
+	switch {
+	case len(subs) == 2 && subs[0].has(32):
+		for _, rid := range subs[1] {
+			for _, g := range refusedGroups {
+				if g.builtinRID != 0 && uint64(g.builtinRID) == rid {
+					return g, true
+				}
+			}
 		}
-		if g.domainRID != 0 && isDomainSID(subs) && subs[4] == g.domainRID {
-			return g, true
+		for _, rid := range subs[1] {
+			if _, ok := unprivilegedBuiltinRIDs[rid]; !ok {
+				return refusedGroup{name: fmt.Sprintf("S-1-5-32-%d", rid),
+					reason: "it is not one of the BUILTIN groups known to have no administrative rights"}, true
+			}
+		}
+	case len(subs) == 5 && subs[0].has(21):
+		for _, rid := range subs[4] {
+			for _, g := range refusedGroups {
+				if g.domainRID != 0 && uint64(g.domainRID) == rid {
+					return g, true
+				}
+			}
 		}
 	}
 	return refusedGroup{}, false
@@ -159,18 +256,20 @@ func isBuiltinAccount(name string) bool {
 	if sameAccountName(domain, "NT AUTHORITY") {
 		return true
 	}
-	authority, subs, isSID := parseSID(account)
 	for _, a := range builtinAccounts {
 		if sameAccountName(account, a.name) {
 			return true
 		}
-		if !isSID || authority != 5 {
-			continue
-		}
-		if !a.domainRID && len(subs) == 1 && subs[0] == a.rid {
+	}
+	sid, isSID := parseSID(account)
+	if !isSID || !sid.authority.has(5) {
+		return false
+	}
+	for _, a := range builtinAccounts {
+		if !a.domainRID && len(sid.subs) == 1 && sid.subs[0].has(uint64(a.rid)) {
 			return true
 		}
-		if a.domainRID && isDomainSID(subs) && subs[4] == a.rid {
+		if a.domainRID && len(sid.subs) == 5 && sid.subs[0].has(21) && sid.subs[4].has(uint64(a.rid)) {
 			return true
 		}
 	}
@@ -186,44 +285,79 @@ func sameAccountName(a, b string) bool {
 }
 
 // splitAccount splits DOMAIN\account and account@domain into their parts.
+// A name with both (DOMAIN\account@suffix) is taken as DOMAIN\account with
+// the suffix removed, so that no form hides the account.
 func splitAccount(name string) (domain, account string) {
 	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
-		return name[:i], name[i+1:]
+		domain, name = name[:i], name[i+1:]
 	}
 	if i := strings.IndexByte(name, '@'); i >= 0 {
-		return name[i+1:], name[:i]
+		if domain == "" {
+			domain = name[i+1:]
+		}
+		name = name[:i]
 	}
-	return "", name
+	return domain, name
 }
 
-// parseSID parses the string form of a SID, S-1-<authority>-<sub>-..., as
-// Windows accepts it: the authority in decimal or 0x hexadecimal.
-func parseSID(s string) (authority uint64, subs []uint32, ok bool) {
+// sidString is a SID string as Windows might read it: every part with each
+// value it can stand for.
+type sidString struct {
+	authority sidPart
+	subs      []sidPart
+}
+
+// sidPart is the values one part of a SID string can stand for.
+type sidPart []uint64
+
+func (p sidPart) has(v uint64) bool {
+	for _, x := range p {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// parseSID parses the string form of a SID, S-1-<authority>-<sub>-..., in
+// every form ConvertStringSidToSid accepts: "S" in either case, each part in
+// decimal, or in hexadecimal after 0x or 0X, with leading zeros. A part with
+// a leading zero is also read as octal (C's strtoul with base 0 does so), so
+// that neither reading can hide a refused group.
+func parseSID(s string) (sidString, bool) {
 	parts := strings.Split(s, "-")
 	if len(parts) < 3 || !EqualFoldASCII(parts[0], "S") || parts[1] != "1" {
-		return 0, nil, false
+		return sidString{}, false
 	}
-	var err error
-	if hex, isHex := strings.CutPrefix(parts[2], "0x"); isHex {
-		authority, err = strconv.ParseUint(hex, 16, 48)
-	} else {
-		authority, err = strconv.ParseUint(parts[2], 10, 48)
-	}
-	if err != nil {
-		return 0, nil, false
+	var sid sidString
+	var ok bool
+	if sid.authority, ok = parseSIDPart(parts[2], 48); !ok {
+		return sidString{}, false
 	}
 	for _, p := range parts[3:] {
-		v, err := strconv.ParseUint(p, 10, 32)
-		if err != nil {
-			return 0, nil, false
+		v, ok := parseSIDPart(p, 32)
+		if !ok {
+			return sidString{}, false
 		}
-		subs = append(subs, uint32(v))
+		sid.subs = append(sid.subs, v)
 	}
-	return authority, subs, true
+	return sid, true
 }
 
-// isDomainSID reports whether subs, the sub-authorities of an S-1-5 SID, are
-// those of a machine or domain account: 21, three identifier parts, a RID.
-func isDomainSID(subs []uint32) bool {
-	return len(subs) == 5 && subs[0] == 21
+func parseSIDPart(p string, bits int) (sidPart, bool) {
+	if len(p) > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X') {
+		v, err := strconv.ParseUint(p[2:], 16, bits)
+		return sidPart{v}, err == nil
+	}
+	v, err := strconv.ParseUint(p, 10, bits)
+	if err != nil {
+		return nil, false
+	}
+	part := sidPart{v}
+	if len(p) > 1 && p[0] == '0' {
+		if o, err := strconv.ParseUint(p, 8, bits); err == nil && o != v {
+			part = append(part, o)
+		}
+	}
+	return part, true
 }

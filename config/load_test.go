@@ -101,9 +101,9 @@ defaults:
 		},
 		{
 			name: "JSON decodes, with escapes that YAML parsers reject",
-			in:   `{"apiVersion": "hostprocess.dev/v1alpha1", "kind": "AdmissionConfiguration", "allowedLocalGroups": ["node\/agents"], "audit": {"interval": "1h"}}`,
+			in:   `{"apiVersion": "hostprocess.dev\/v1alpha1", "kind": "AdmissionConfiguration", "allowedLocalGroups": ["node\u002dagents"], "audit": {"interval": "1h"}}`,
 			want: withDefaults(func(c *AdmissionConfiguration) {
-				c.AllowedLocalGroups = []string{"node/agents"}
+				c.AllowedLocalGroups = []string{"node-agents"}
 				c.Audit.Interval = &metav1.Duration{Duration: time.Hour}
 			}),
 		},

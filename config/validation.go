@@ -73,7 +73,7 @@ func validateAccounts(names []string, groups bool, p *field.Path) field.ErrorLis
 	seen := make(map[string]bool, len(names))
 	for i, name := range names {
 		ip := p.Index(i)
-		if nameErrs := validateName(name, ip); len(nameErrs) > 0 {
+		if nameErrs := validateAccountName(name, ip); len(nameErrs) > 0 {
 			errs = append(errs, nameErrs...)
 			continue
 		}
@@ -118,6 +118,52 @@ func validateName(name string, p *field.Path) field.ErrorList {
 		return field.ErrorList{field.Invalid(p, name, "must not contain control or formatting characters")}
 	case strings.TrimSpace(name) != name:
 		return field.ErrorList{field.Invalid(p, name, "must not begin or end with whitespace")}
+	}
+	return nil
+}
+
+// accountNameInvalidChars are the characters Windows never accepts in a user
+// or group name ("Naming conventions in Active Directory"; NetUserAdd and
+// NetLocalGroupAdd refuse them). The backslash and the at sign are left to
+// validateAccountName: one of each may separate a domain.
+const accountNameInvalidChars = `"/[]:;|=,+*?<>`
+
+// validateAccountName checks an entry of allowedUsers or allowedLocalGroups:
+// a well-formed name (validateName) that Windows could accept as an account:
+// none of the characters it refuses, at most one backslash (after a domain)
+// and one @ (before a domain), no empty part, not only dots and spaces.
+// Such a name can name no account, so it is a mistake (BUILTIN/Administrators
+// for BUILTIN\Administrators, say) rather than something to allow.
+func validateAccountName(name string, p *field.Path) field.ErrorList {
+	if errs := validateName(name, p); len(errs) > 0 {
+		return errs
+	}
+	invalid := func(why string) field.ErrorList {
+		return field.ErrorList{field.Invalid(p, name, why)}
+	}
+	if i := strings.IndexAny(name, accountNameInvalidChars); i >= 0 {
+		return invalid(fmt.Sprintf("must not contain %q: Windows accepts none of %s in account names", name[i], accountNameInvalidChars))
+	}
+	if strings.Count(name, `\`) > 1 {
+		return invalid(`must have at most one backslash, between a domain and the name (DOMAIN\name); the runtime refuses more`)
+	}
+	if strings.Count(name, "@") > 1 {
+		return invalid("must have at most one @, between the name and its domain (name@domain)")
+	}
+	domain, account, hasDomain := strings.Cut(name, `\`)
+	if !hasDomain {
+		account = domain
+	}
+	user, suffix, hasSuffix := strings.Cut(account, "@")
+	switch {
+	case hasDomain && domain == "":
+		return invalid(`must name a domain before the backslash (DOMAIN\name)`)
+	case user == "":
+		return invalid("must name an account")
+	case hasSuffix && suffix == "":
+		return invalid("must name a domain after the @ (name@domain)")
+	case strings.Trim(user, ". ") == "":
+		return invalid("must not consist only of dots and spaces")
 	}
 	return nil
 }
@@ -174,14 +220,14 @@ func validateSelector(s *metav1.LabelSelector, p *field.Path) field.ErrorList {
 func validateNarrowing(names, top []string, topName string, p *field.Path) field.ErrorList {
 	allowed := make(map[string]bool, len(top))
 	for _, name := range top {
-		allowed[foldASCII(name)] = true
+		allowed[AccountKey(name)] = true
 	}
 	var errs field.ErrorList
 	seen := make(map[string]bool, len(names))
 	for i, name := range names {
 		ip := p.Index(i)
-		key := foldASCII(name)
-		switch nameErrs := validateName(name, ip); {
+		key := AccountKey(name)
+		switch nameErrs := validateAccountName(name, ip); {
 		case len(nameErrs) > 0:
 			errs = append(errs, nameErrs...)
 		case !allowed[key]:
