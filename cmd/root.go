@@ -35,6 +35,7 @@ func NewRootCommand() *cobra.Command {
 	root.AddCommand(
 		newServeCommand(),
 		newCheckCommand(),
+		newGenerateCommand(),
 		newAuditCommand(),
 		newExecutorCommand(),
 		newVersionCommand(),

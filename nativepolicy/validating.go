@@ -1,0 +1,240 @@
+package nativepolicy
+
+import (
+	"strconv"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
+)
+
+// target is what one validating policy evaluates: Pods or workload pod
+// templates.
+type target struct {
+	name     string
+	workload bool
+	rules    []admissionregistrationv1.NamedRuleWithOperations
+	// inScope are matchConditions selecting HostProcess pods (templates) and
+	// the UPDATEs the webhook evaluates.
+	inScope []admissionregistrationv1.MatchCondition
+	// spec, specPath, annotations and metaPath are CEL expressions for the
+	// pod spec, its field path, the pod's (template's) annotations and their
+	// metadata's field path.
+	spec, specPath, annotations, metaPath string
+}
+
+func podTarget() target {
+	return target{
+		name: PodsPolicy,
+		rules: []admissionregistrationv1.NamedRuleWithOperations{
+			rule(createUpdate, "", "pods", "pods/ephemeralcontainers"),
+		},
+		inScope: []admissionregistrationv1.MatchCondition{{
+			Name:       "hostprocess-pod",
+			Expression: "has(object.spec) && " + hostProcessOf("object.spec"),
+		}, {
+			// Pod UPDATEs that change no container (labels, annotations,
+			// finalizers, tolerations, status) are admitted, as in the webhook.
+			Name: "changes-containers",
+			Expression: "request.operation != 'UPDATE' || request.subResource != '' || " +
+				"object.spec.?initContainers.orValue([]) != oldObject.spec.?initContainers.orValue([]) || " +
+				"object.spec.?containers.orValue([]) != oldObject.spec.?containers.orValue([]) || " +
+				"object.spec.?ephemeralContainers.orValue([]) != oldObject.spec.?ephemeralContainers.orValue([])",
+		}},
+		spec:        "object.spec",
+		specPath:    "'spec'",
+		annotations: "object.metadata.?annotations.orValue({})",
+		metaPath:    "'metadata'",
+	}
+}
+
+// byResource picks a CEL expression by the workload's resource: CronJobs,
+// PodTemplates, and the rest (spec.template).
+func byResource(cronjob, podtemplate, other string) string {
+	return "(request.resource.resource == 'cronjobs' ? " + cronjob + " : request.resource.resource == 'podtemplates' ? " + podtemplate + " : " + other + ")"
+}
+
+func workloadTarget() target {
+	tmpl := byResource("object.spec.?jobTemplate.?spec.?template", "object.?template", "object.spec.?template")
+	oldTmpl := byResource("oldObject.spec.?jobTemplate.?spec.?template", "oldObject.?template", "oldObject.spec.?template")
+	return target{
+		name:     WorkloadsPolicy,
+		workload: true,
+		rules: []admissionregistrationv1.NamedRuleWithOperations{
+			rule(createUpdate, "apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
+			rule(createUpdate, "batch", "jobs", "cronjobs"),
+			rule(createUpdate, "", "replicationcontrollers", "podtemplates"),
+		},
+		inScope: []admissionregistrationv1.MatchCondition{{
+			Name:       "hostprocess-template",
+			Expression: tmpl + ".?spec.hasValue() && " + hostProcessOf(tmpl+".?spec.orValue({})"),
+		}, {
+			// Controllers' own updates (revision annotations, scaling, labels)
+			// leave the template alone and are admitted.
+			Name:       "changes-template",
+			Expression: "request.operation != 'UPDATE' || " + tmpl + " != " + oldTmpl,
+		}},
+		spec:        byResource("object.spec.jobTemplate.spec.template.spec", "object.template.spec", "object.spec.template.spec"),
+		specPath:    byResource("'spec.jobTemplate.spec.template.spec'", "'template.spec'", "'spec.template.spec'"),
+		annotations: tmpl + ".?metadata.?annotations.orValue({})",
+		metaPath:    byResource("'spec.jobTemplate.spec.template.metadata'", "'template.metadata'", "'spec.template.metadata'"),
+	}
+}
+
+// InheritUserAnnotation makes hcsshim run every container of a HostProcess
+// pod as NT AUTHORITY\SYSTEM.
+const InheritUserAnnotation = "microsoft.com/hostprocess-inherit-user"
+
+// parseBoolTrue is the set of values strconv.ParseBool reads as true.
+var parseBoolTrue = []string{"1", "t", "T", "TRUE", "true", "True"}
+
+const mixedAllowed = " (allowed: true; a HostProcess pod cannot mix HostProcess and non-HostProcess containers)"
+
+// variables are the policy's CEL variables; later ones use earlier ones.
+func (g *generator) variables(t target) []admissionregistrationv1.Variable {
+	v := func(name, expr string) admissionregistrationv1.Variable {
+		return admissionregistrationv1.Variable{Name: name, Expression: expr}
+	}
+	container := func(list, offset string) string {
+		sc := "c.?securityContext"
+		win := sc + ".?windowsOptions"
+		src := func(opt, pod string) string {
+			return opt + ".hasValue() ? 'c' : (variables." + pod + "Set ? 'p' : '')"
+		}
+		return "variables.spec.?" + list + ".orValue([]).transformList(i, c, {" +
+			"'name': c.name, " +
+			"'qname': " + quoteCEL("c.name") + ", " +
+			"'path': variables.specPath + '." + list + "[' + string(i) + ']', " +
+			"'k': i" + offset + ", " +
+			"'image': c.?image.orValue(''), " +
+			"'hp': " + win + ".?hostProcess.orValue(variables.podHP), " +
+			"'hpSrc': " + src(win+".?hostProcess", "podHP") + ", " +
+			"'user': " + win + ".?runAsUserName.orValue(variables.podUser), " +
+			"'userSrc': " + src(win+".?runAsUserName", "podUser") + ", " +
+			"'nr': " + sc + ".?runAsNonRoot.orValue(variables.podNR), " +
+			"'nrSrc': " + src(sc+".?runAsNonRoot", "podNR") + ", " +
+			"'privileged': " + sc + ".?privileged.orValue(false)})"
+	}
+	podWin := "variables.spec.?securityContext.?windowsOptions"
+	vars := []admissionregistrationv1.Variable{
+		v("spec", t.spec),
+		v("specPath", t.specPath),
+		v("annotations", t.annotations),
+		v("metaPath", t.metaPath),
+		v("podHPSet", podWin+".?hostProcess.hasValue()"),
+		v("podHP", podWin+".?hostProcess.orValue(false)"),
+		v("podUserSet", podWin+".?runAsUserName.hasValue()"),
+		v("podUser", podWin+".?runAsUserName.orValue('')"),
+		v("podNRSet", "variables.spec.?securityContext.?runAsNonRoot.hasValue()"),
+		v("podNR", "variables.spec.?securityContext.?runAsNonRoot.orValue(false)"),
+		v("containers", container("initContainers", "")+" + "+
+			container("containers", " + size(variables.spec.?initContainers.orValue([]))")+" + "+
+			container("ephemeralContainers", " + size(variables.spec.?initContainers.orValue([])) + size(variables.spec.?containers.orValue([]))")),
+	}
+	if g.needLabels() {
+		vars = append(vars, v("nsLabels", "namespaceObject.?metadata.?labels.orValue({})"))
+	}
+	ruleIdx := "-1"
+	for i := len(g.ruleMatch) - 1; i >= 0; i-- {
+		ruleIdx = g.ruleMatch[i] + " ? " + strconv.Itoa(i) + " : (" + ruleIdx + ")"
+	}
+	vars = append(vars,
+		v("rule", ruleIdx),
+		v("allowed", g.pick(func(s *scope) string { return litList(s.spellings) })),
+		v("allowedNames", g.pick(func(s *scope) string { return lit(s.allowedNames) })),
+		v("inheritUser", "("+lit(InheritUserAnnotation)+" in variables.annotations) && variables.annotations["+lit(InheritUserAnnotation)+"] in "+litList(parseBoolTrue)),
+	)
+
+	allowedSuffix := " is not allowed (allowed: ' + variables.allowedNames + ')'"
+	vio := func(rule, msg string) string { return "{'rule': '" + rule + "', 'msg': " + msg + "}" }
+	vars = append(vars,
+		v("hostProcessMixed", "variables.containers.filter(x, !x.hp).map(x, "+vio("hostProcessMixed",
+			"'container ' + x.qname + ': ' + (x.hpSrc == 'c' ? 'securityContext.windowsOptions.hostProcess is false' : "+
+				"x.hpSrc == 'p' ? 'securityContext.windowsOptions.hostProcess is not set and ' + variables.specPath + '.securityContext.windowsOptions.hostProcess is false' : "+
+				"'securityContext.windowsOptions.hostProcess is not set') + "+lit(mixedAllowed))+")"),
+		v("hostNetwork", "variables.spec.?hostNetwork.orValue(false) == true ? [] : ["+
+			vio("hostNetwork", "'pod: ' + variables.specPath + '.hostNetwork is false (allowed: true)'")+"]"),
+		v("runAsUserName", "variables.inheritUser ? [] : variables.containers.filter(x, x.userSrc == '' || "+
+			"(!(x.user.lowerAscii() in variables.allowed) && (x.userSrc == 'c' || !variables.containers.exists(y, y.userSrc == 'p' && y.k < x.k)))).map(x, "+
+			vio("runAsUserName", "x.userSrc == '' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName is not set (allowed: ' + variables.allowedNames + ')' : "+
+				"x.userSrc == 'c' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName ' + "+quoteCEL("x.user")+" + '"+allowedSuffix+" : "+
+				"'pod: ' + variables.specPath + '.securityContext.windowsOptions.runAsUserName ' + "+quoteCEL("x.user")+" + '"+allowedSuffix)+")"),
+		v("inheritUserRule", "variables.inheritUser && !("+lit(systemSpellings[0])+" in variables.allowed) ? ["+
+			vio("inheritUser", inheritUserMessage)+"] : []"),
+		v("runAsNonRoot", "variables.containers.filter(x, x.nr && (x.nrSrc == 'c' || !variables.containers.exists(y, y.nrSrc == 'p' && y.k < x.k))).map(x, "+
+			vio("runAsNonRoot", "x.nrSrc == 'p' ? 'pod: ' + variables.specPath + '.securityContext.runAsNonRoot is true (allowed: unset or false)' : "+
+				"'container ' + x.qname + ': securityContext.runAsNonRoot is true (allowed: unset or false)'")+")"),
+		v("windowsOS", "(variables.spec.?os.hasValue() && variables.spec.os.?name.orValue('') != 'windows' ? ["+
+			vio("windowsOS", "'pod: ' + variables.specPath + '.os.name ' + "+quoteCEL("variables.spec.os.?name.orValue('')")+" + ' is not allowed (allowed: windows)'")+"] : []) + "+
+			"('kubernetes.io/os' in variables.spec.?nodeSelector.orValue({}) && variables.spec.nodeSelector['kubernetes.io/os'] != 'windows' ? ["+
+			vio("windowsOS", "'pod: ' + variables.specPath + '.nodeSelector[\"kubernetes.io/os\"] ' + "+quoteCEL("variables.spec.nodeSelector['kubernetes.io/os']")+" + ' is not allowed (allowed: windows)'")+"] : []) + "+
+			"variables.spec.?affinity.?nodeAffinity.?requiredDuringSchedulingIgnoredDuringExecution.?nodeSelectorTerms.orValue([]).transformList(i, t, "+
+			"t.?matchExpressions.orValue([]).exists(r, r.key == 'kubernetes.io/os' && (r.operator == 'In' ? !('windows' in r.?values.orValue([])) : r.operator == 'NotIn' ? 'windows' in r.?values.orValue([]) : r.operator != 'Exists')), "+
+			vio("windowsOS", "'pod: ' + variables.specPath + '.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[' + string(i) + '] can only match kubernetes.io/os values other than windows (allowed: terms that can match kubernetes.io/os=windows)'")+")"),
+	)
+	ns := "[]"
+	if len(g.ruleMatch) > 0 {
+		ns = "variables.rule >= 0 ? [] : [" + vio("namespace", "'pod: namespace ' + "+quoteCEL("request.namespace")+" + "+
+			lit(" is not allowed to run HostProcess pods (allowed: "+g.nsAllowed+")")) + "]"
+	}
+	vars = append(vars, v("namespace", ns))
+	vars = append(vars, v("image", g.pick(func(s *scope) string {
+		if len(s.images) == 0 {
+			return "[]"
+		}
+		var m []string
+		for _, p := range s.images {
+			m = append(m, "x.image.matches("+lit(imageRegexp(p))+")")
+		}
+		return "variables.containers.filter(x, !(" + strings.Join(m, " || ") + ")).map(x, " +
+			vio("image", "'container ' + x.qname + ': image ' + "+quoteCEL("x.image")+" + "+lit(" is not allowed (allowed: "+s.allowedImages+")")) + ")"
+	})))
+	vars = append(vars, v("violations", "variables.hostProcessMixed + variables.hostNetwork + variables.runAsUserName + variables.inheritUserRule + "+
+		"variables.runAsNonRoot + variables.windowsOS + variables.namespace + variables.image"))
+	return vars
+}
+
+// inheritUserMessage is the inheritUser rule's message, as in
+// policy/rule_inherituser.go.
+const inheritUserMessage = "'pod: ' + variables.metaPath + '.annotations[" + InheritUserAnnotation + "] runs every container as NT AUTHORITY\\\\SYSTEM, which is not allowed (allowed: ' + variables.allowedNames + ')'"
+
+func (g *generator) needLabels() bool {
+	for _, r := range g.cfg.NamespaceRules {
+		if r.NamespaceSelector != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *generator) validating(t target, mode config.Mode) admissionregistrationv1.ValidatingAdmissionPolicy {
+	msg := "'violates the HostProcess policy: ' + variables.violations.map(v, v.msg).join('; ')"
+	if mode == config.ModeWarn {
+		msg = "variables.violations.map(v, 'would violate the HostProcess policy: ' + v.msg).join('; ')"
+	}
+	forbidden := metav1.StatusReasonForbidden
+	return admissionregistrationv1.ValidatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: t.name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: g.matchResources(t.rules),
+			MatchConditions:  append(g.exemptions(), t.inScope...),
+			FailurePolicy:    failClosed,
+			Variables:        g.variables(t),
+			Validations: []admissionregistrationv1.Validation{{
+				Expression:        "size(variables.violations) == 0",
+				MessageExpression: msg,
+				Reason:            &forbidden,
+			}},
+			AuditAnnotations: []admissionregistrationv1.AuditAnnotation{{
+				Key:             "violations",
+				ValueExpression: "size(variables.violations) == 0 ? null : variables.violations.map(v, v.rule).join(',')",
+			}, {
+				Key:             "mode",
+				ValueExpression: "size(variables.violations) == 0 ? null : " + lit(string(mode)),
+			}},
+		},
+	}
+}
