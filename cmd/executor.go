@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ type executorOptions struct {
 	once           bool
 	kubeconfig     string
 	namespace      string
+	groupFile      string
 }
 
 func newExecutorCommand() *cobra.Command {
@@ -71,6 +73,7 @@ configuration errors.`,
 	f.BoolVar(&o.once, "once", false, "run each task that is due at start once, one after the other, and exit")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for reporting to Kubernetes; none: the pod's ServiceAccount")
 	f.StringVar(&o.namespace, "namespace", "", "namespace of the node's status ConfigMap (default: the ServiceAccount's namespace, or the kubeconfig context's)")
+	f.StringVar(&o.groupFile, "group-file", "", "not on Windows: a group(5) file in which ensureLocalGroups checks and creates the local groups (development and tests, e.g. for a simulated Windows node); none: ensureLocalGroups is unsupported there")
 	return cmd
 }
 
@@ -80,6 +83,9 @@ func runExecutor(ctx context.Context, stdout, stderr io.Writer, o executorOption
 	}
 	if o.reloadInterval <= 0 {
 		return &ExitError{Code: 2, Err: errors.New("--reload-interval must be positive")}
+	}
+	if o.groupFile != "" && runtime.GOOS == "windows" {
+		return &ExitError{Code: 2, Err: errors.New("--group-file is for the Linux backend only: on Windows the local groups are the node's own (NetLocalGroupAdd)")}
 	}
 	state, err := executor.OpenState(o.stateFile)
 	if err != nil {
@@ -128,6 +134,7 @@ func runExecutor(ctx context.Context, stdout, stderr io.Writer, o executorOption
 	opts := executor.Options{
 		TasksDir:       o.tasksDir,
 		LocalGroups:    localGroups,
+		GroupFile:      o.groupFile,
 		Node:           o.nodeName,
 		Backend:        backend,
 		Reporter:       reporters,

@@ -60,6 +60,12 @@ type localGroupAPI interface {
 // the admission configuration's allowedLocalGroups. It runs at start, when the
 // list changes and every LocalGroupsInterval.
 func EnsureLocalGroupsTask(groups []string) TaskSpec {
+	return ensureLocalGroupsTask(groups, "")
+}
+
+// ensureLocalGroupsTask is EnsureLocalGroupsTask keeping the groups, off
+// Windows, in the group(5) file groupFile (Options.GroupFile).
+func ensureLocalGroupsTask(groups []string, groupFile string) TaskSpec {
 	groups = append([]string(nil), groups...)
 	sort.Strings(groups)
 	spec := TaskSpec{
@@ -72,7 +78,7 @@ func EnsureLocalGroupsTask(groups []string) TaskSpec {
 	}
 	// The groups are the definition: a change of the list is a new hash.
 	spec.Hash = hashStrings(append([]string{hashSpec(&spec)}, groups...))
-	api := newLocalGroupAPI()
+	api := newLocalGroupAPI(groupFile)
 	spec.builtin = func(ctx context.Context) (builtinResult, error) {
 		return ensureLocalGroups(ctx, api, groups)
 	}

@@ -21,9 +21,13 @@ type Options struct {
 	// allowedLocalGroups at each reload; the ensureLocalGroups task is then
 	// in force.
 	LocalGroups func() ([]string, error)
-	Node        string
-	Backend     Backend
-	Reporter    Reporter
+	// GroupFile, off Windows, is a group(5) file in which ensureLocalGroups
+	// checks and creates the groups (the Linux backend, for development and
+	// tests); without it ensureLocalGroups is unsupported there.
+	GroupFile string
+	Node      string
+	Backend   Backend
+	Reporter  Reporter
 	// State defaults to an in-memory state.
 	State *State
 	// ReloadInterval defaults to DefaultReloadInterval.
@@ -122,7 +126,7 @@ func (l *dirLoader) load(ctx context.Context) ([]TaskSpec, bool) {
 		if err != nil {
 			errs = append(errs, "admission configuration: "+err.Error())
 		} else {
-			t := EnsureLocalGroupsTask(groups)
+			t := ensureLocalGroupsTask(groups, l.o.GroupFile)
 			l.groups = &t
 		}
 	}

@@ -12,7 +12,9 @@ import (
 // netapiGroups is the local group store of this machine, through netapi32.
 type netapiGroups struct{}
 
-func newLocalGroupAPI() localGroupAPI { return netapiGroups{} }
+// newLocalGroupAPI returns netapi32's groups; a group file is for the Linux
+// backend only (cmd refuses --group-file on Windows).
+func newLocalGroupAPI(string) localGroupAPI { return netapiGroups{} }
 
 func (netapiGroups) exists(name string) (bool, error) {
 	n, err := windows.UTF16PtrFromString(name)
