@@ -89,4 +89,3 @@ func TestGroupFileTask(t *testing.T) {
 		t.Errorf("report = %s %s %q %+v, want Succeeded %+v", r.Outcome, r.Reason, r.Message, r.LocalGroups, want)
 	}
 }
-
