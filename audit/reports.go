@@ -39,6 +39,7 @@ const (
 // something unvetted; the other rules concern how the pod is scheduled and described.
 var ruleSeverity = map[string]openreports.ResultSeverity{
 	policy.RuleRunAsUserName:    "high",
+	policy.RuleInheritUser:      "high",
 	policy.RuleNamespace:        "high",
 	policy.RuleImage:            "high",
 	policy.RuleHostProcessMixed: "medium",

@@ -241,11 +241,15 @@ func (s *Scanner) add(key objectKey, gvk schema.GroupVersionKind, meta metav1.Ob
 	case s.policy.ExemptNamespace(key.namespace):
 		obj.Status = StatusExempt
 	default:
-		res := s.policy.Evaluate(policy.Input{
+		in := policy.Input{
 			Namespace: policy.Namespace{Name: key.namespace, Labels: ns.labels},
 			Spec:      t.Spec,
 			SpecPath:  t.SpecPath,
-		})
+		}
+		if t.Meta != nil {
+			in.Annotations = t.Meta.Annotations
+		}
+		res := s.policy.Evaluate(in)
 		obj.Violations, obj.Warnings = res.Violations, res.Warnings
 		obj.Status = StatusCompliant
 		if len(res.Violations) > 0 {

@@ -53,9 +53,10 @@ var TrimTransform toolscache.TransformFunc = func(in any) (any, error) {
 }
 
 // trimObject reduces a Pod or workload, in place, to its name, namespace, UID, resource
-// version, deletion timestamp, controller owner reference and the pod spec fields that the
-// policy and the inventory read; status, labels, annotations, managed fields and every other
-// field are dropped.
+// version, deletion timestamp, controller owner reference, the annotations the policy reads
+// (policy.RuntimeAnnotations, of the pod or its template) and the pod spec fields that the
+// policy and the inventory read; status, labels, other annotations, managed fields and every
+// other field are dropped.
 func trimObject(obj client.Object) (client.Object, error) {
 	t, err := policy.Extract(obj)
 	if err != nil {
@@ -66,32 +67,52 @@ func trimObject(obj client.Object) (client.Object, error) {
 		spec = trimPodSpec(t.Spec)
 	}
 	meta := trimMeta(obj)
+	var tmpl corev1.PodTemplateSpec
+	tmpl.Spec = spec
+	if t.Meta != nil {
+		tmpl.Annotations = trimAnnotations(t.Meta.Annotations)
+	}
 	switch o := obj.(type) {
 	case *corev1.Pod:
+		meta.Annotations = tmpl.Annotations
 		return &corev1.Pod{ObjectMeta: meta, Spec: spec}, nil
 	case *corev1.PodTemplate:
-		return &corev1.PodTemplate{ObjectMeta: meta, Template: corev1.PodTemplateSpec{Spec: spec}}, nil
+		return &corev1.PodTemplate{ObjectMeta: meta, Template: tmpl}, nil
 	case *corev1.ReplicationController:
 		rc := &corev1.ReplicationController{ObjectMeta: meta}
 		if o.Spec.Template != nil {
-			rc.Spec.Template = &corev1.PodTemplateSpec{Spec: spec}
+			rc.Spec.Template = &tmpl
 		}
 		return rc, nil
 	case *appsv1.Deployment:
-		return &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: spec}}}, nil
+		return &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Template: tmpl}}, nil
 	case *appsv1.ReplicaSet:
-		return &appsv1.ReplicaSet{ObjectMeta: meta, Spec: appsv1.ReplicaSetSpec{Template: corev1.PodTemplateSpec{Spec: spec}}}, nil
+		return &appsv1.ReplicaSet{ObjectMeta: meta, Spec: appsv1.ReplicaSetSpec{Template: tmpl}}, nil
 	case *appsv1.StatefulSet:
-		return &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Template: corev1.PodTemplateSpec{Spec: spec}}}, nil
+		return &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Template: tmpl}}, nil
 	case *appsv1.DaemonSet:
-		return &appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: spec}}}, nil
+		return &appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{Template: tmpl}}, nil
 	case *batchv1.Job:
-		return &batchv1.Job{ObjectMeta: meta, Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: spec}}}, nil
+		return &batchv1.Job{ObjectMeta: meta, Spec: batchv1.JobSpec{Template: tmpl}}, nil
 	case *batchv1.CronJob:
 		return &batchv1.CronJob{ObjectMeta: meta, Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{
-			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: spec}}}}}, nil
+			Spec: batchv1.JobSpec{Template: tmpl}}}}, nil
 	}
 	return nil, fmt.Errorf("audit: cannot trim %T", obj)
+}
+
+// trimAnnotations keeps the annotations the policy reads, or nil.
+func trimAnnotations(in map[string]string) map[string]string {
+	var out map[string]string
+	for _, key := range policy.RuntimeAnnotations {
+		if v, ok := in[key]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[key] = v
+		}
+	}
+	return out
 }
 
 func trimMeta(obj client.Object) metav1.ObjectMeta {

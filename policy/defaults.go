@@ -47,7 +47,8 @@ func (p *Policy) Default(in Input) []PatchOp {
 		ops = defaultNodeSelector(ops, spec)
 	}
 	ops = defaultTolerations(ops, spec, d.Tolerations)
-	if d.LocalGroupNodeAffinity {
+	// A pod that inherits the shim's user runs as SYSTEM, not as a group.
+	if _, inherits := inheritsUser(in.Annotations); d.LocalGroupNodeAffinity && !inherits {
 		if s, _ := p.scopeFor(in.Namespace); runsAsLocalGroup(spec, s) {
 			ops = defaultLocalGroupAffinity(ops, spec)
 		}

@@ -31,6 +31,15 @@ type Input struct {
 	// SpecPath is the field path of Spec in its object: "spec" for a Pod (the
 	// default), "spec.template.spec" for most workloads.
 	SpecPath string
+	// Annotations are the pod's metadata.annotations, or the pod template's
+	// for a workload. Some change what the runtime runs (runtime.go).
+	Annotations map[string]string
+}
+
+// metaPath returns the field path of the metadata beside the spec at
+// specPath: "metadata" for a Pod, "spec.template.metadata" for most workloads.
+func metaPath(specPath string) string {
+	return strings.TrimSuffix(specPath, "spec") + "metadata"
 }
 
 // Policy is an AdmissionConfiguration compiled for evaluation. It is
@@ -165,15 +174,18 @@ func (p *Policy) Evaluate(in Input) Result {
 	}
 	ev := evaluation{p: p, in: in, res: Result{HostProcess: true}}
 	ev.scope, ev.nsMatched = p.scopeFor(in.Namespace)
+	ev.inheritValue, ev.inheritUser = inheritsUser(in.Annotations)
 	// The rules run in the order of Rules. Direct calls keep ev on the stack.
 	checkHostProcessMixed(&ev)
 	checkHostNetwork(&ev)
 	checkRunAsUserName(&ev)
+	checkInheritUser(&ev)
 	checkRunAsNonRoot(&ev)
 	checkWindowsOS(&ev)
 	checkNamespace(&ev)
 	checkImage(&ev)
 	warnIgnoredFields(&ev)
+	warnRuntime(&ev)
 	return ev.res
 }
 
@@ -184,6 +196,10 @@ type evaluation struct {
 	scope     *scope
 	nsMatched bool
 	res       Result
+	// inheritUser is true when the annotation microsoft.com/hostprocess-inherit-user
+	// makes every container run as SYSTEM; inheritValue is its value.
+	inheritUser  bool
+	inheritValue string
 }
 
 func (ev *evaluation) add(rule, container, field, message string) {

@@ -20,9 +20,19 @@ or look-alike characters never match.
 
 A disallowed value set at pod level is reported once, against "pod", when at
 least one container inherits it.
+
+Names are compared with config.SameAccount: ASCII case folding, and every
+spelling of a well-known service account matches the others (config/accounts.go).
+
+When the annotation microsoft.com/hostprocess-inherit-user makes every
+container run as SYSTEM, runAsUserName has no effect and the rule inheritUser
+judges the pod instead.
 */
 
 func checkRunAsUserName(ev *evaluation) {
+	if ev.inheritUser {
+		return
+	}
 	podReported := false
 	visitContainers(ev.in.Spec, func(c containerRef) bool {
 		switch c.eff.runAsUserNameSrc {
@@ -59,7 +69,7 @@ func (s *scope) isLocalGroup(name string) bool { return containsName(s.groups, n
 
 func containsName(list []string, name string) bool {
 	for _, n := range list {
-		if config.EqualFoldASCII(n, name) {
+		if config.SameAccount(n, name) {
 			return true
 		}
 	}

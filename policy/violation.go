@@ -5,6 +5,7 @@ const (
 	RuleHostProcessMixed = "hostProcessMixed"
 	RuleHostNetwork      = "hostNetwork"
 	RuleRunAsUserName    = "runAsUserName"
+	RuleInheritUser      = "inheritUser"
 	RuleRunAsNonRoot     = "runAsNonRoot"
 	RuleWindowsOS        = "windowsOS"
 	RuleNamespace        = "namespace"
@@ -16,6 +17,7 @@ var Rules = []string{
 	RuleHostProcessMixed,
 	RuleHostNetwork,
 	RuleRunAsUserName,
+	RuleInheritUser,
 	RuleRunAsNonRoot,
 	RuleWindowsOS,
 	RuleNamespace,

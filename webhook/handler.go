@@ -167,7 +167,9 @@ func (h *Handler) validate(ctx context.Context, req *request) outcome {
 	}
 	if req.Operation == admissionv1.Update {
 		old, err := decodeTarget(gk, req.OldObject)
-		if err == nil && sameForPolicy(old.spec, t.spec) {
+		// A Pod's annotations reach the runtime only when its sandbox starts, so
+		// changing them later changes nothing; a template's reach every new pod.
+		if err == nil && sameForPolicy(old.spec, t.spec) && (!t.workload || sameRuntimeAnnotations(old.annotations, t.annotations)) {
 			// Relabelling, finalizers, scaling, status: nothing the policy reads changed.
 			return allowed()
 		}
@@ -185,7 +187,7 @@ func (h *Handler) validate(ctx context.Context, req *request) outcome {
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the HostProcess namespace rules, so the pod is denied: %v", req.Namespace, err))
 	}
-	res := p.Evaluate(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath})
+	res := p.Evaluate(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath, Annotations: t.annotations})
 	mode := p.ModeFor(t.workload)
 	return h.verdict(req, t, mode, &res)
 }
@@ -251,7 +253,7 @@ func (h *Handler) mutate(ctx context.Context, req *request) outcome {
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to apply the HostProcess defaults, so the pod is denied: %v", req.Namespace, err))
 	}
-	ops := p.Default(policy.Input{Namespace: ns, Spec: spec})
+	ops := p.Default(policy.Input{Namespace: ns, Spec: spec, Annotations: t.annotations})
 	out := allowed()
 	if len(ops) > 0 {
 		patch, err := json.Marshal(ops)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 // The request side of an admission.k8s.io/v1 AdmissionReview, decoded once
@@ -175,12 +177,16 @@ type containerView struct {
 }
 
 type metaView struct {
-	Name         string `json:"name"`
-	GenerateName string `json:"generateName"`
-	Namespace    string `json:"namespace"`
+	Name         string            `json:"name"`
+	GenerateName string            `json:"generateName"`
+	Namespace    string            `json:"namespace"`
+	Annotations  map[string]string `json:"annotations"`
 }
 
 type templateView struct {
+	Metadata struct {
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
 	Spec podSpecView `json:"spec"`
 }
 
@@ -212,6 +218,8 @@ type target struct {
 	spec     *podSpecView // nil when a workload has no template
 	specPath string
 	workload bool
+	// annotations are the pod's, or the pod template's for a workload.
+	annotations map[string]string
 }
 
 // kindPaths maps the pod-bearing kinds to the field path of their pod spec.
@@ -241,6 +249,7 @@ func decodeTarget(gk metav1.GroupKind, obj *objectView) (target, error) {
 	switch gk.Kind {
 	case "Pod":
 		t.spec = &obj.Spec.podSpecView
+		t.annotations = obj.Metadata.Annotations
 		return t, nil
 	case "PodTemplate":
 		tmpl = obj.Template
@@ -253,6 +262,7 @@ func decodeTarget(gk metav1.GroupKind, obj *objectView) (target, error) {
 	}
 	if tmpl != nil {
 		t.spec = &tmpl.Spec
+		t.annotations = tmpl.Metadata.Annotations
 	}
 	return t, nil
 }
@@ -333,6 +343,19 @@ func (p *pooledSpec) release() {
 // sameForPolicy reports whether an update leaves every field the policy
 // reads unchanged. Tolerations are left out: adding them to a running pod is
 // always allowed.
+// sameRuntimeAnnotations reports whether the annotations the policy reads
+// (policy.RuntimeAnnotations) are the same in old and cur.
+func sameRuntimeAnnotations(old, cur map[string]string) bool {
+	for _, key := range policy.RuntimeAnnotations {
+		a, okA := old[key]
+		b, okB := cur[key]
+		if a != b || okA != okB {
+			return false
+		}
+	}
+	return true
+}
+
 func sameForPolicy(old, cur *podSpecView) bool {
 	if old == nil || cur == nil {
 		return old == cur

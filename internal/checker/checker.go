@@ -190,6 +190,9 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 		Spec:      tmpl.Spec,
 		SpecPath:  tmpl.SpecPath,
 	}
+	if tmpl.Meta != nil {
+		in.Annotations = tmpl.Meta.Annotations
+	}
 	if pod, ok := o.Object.(*corev1.Pod); ok {
 		if patch := p.Default(in); len(patch) > 0 {
 			res.Patch = patch
