@@ -1,0 +1,348 @@
+//go:build !windows
+
+package nativepolicy_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
+)
+
+// TestDifferentialAgainstTheAPIServer sends the same objects to two real
+// control planes, one enforcing the configuration with the webhook (the real
+// serve binary) and one with only the generated native policies, as
+// server-side dry-run creates (Pods with ephemeral containers: a real create,
+// then a dry-run update of pods/ephemeralcontainers). The verdict, the
+// status code and message, the policy's warnings, the violated rules (from
+// each API server's audit log) and the defaulted nodeSelector and
+// tolerations must be the same.
+func TestDifferentialAgainstTheAPIServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two control planes")
+	}
+	bin := buildBinary(t)
+	var web, native *cluster
+	var wg sync.WaitGroup
+	wg.Go(func() { web = startCluster(t, "webhook", true) })
+	wg.Go(func() { native = startCluster(t, "native", false) })
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	createNamespaces(t, web)
+	createNamespaces(t, native)
+	startServe(t, web, bin, []byte(fmt.Sprintf(richConfig, "enforce", "enforce")))
+
+	allNS := []string{"kube-system", "default", "hp-system", "labelled", "tier-agents", "tier-legacy", "exempt-ns"}
+	phases := []struct {
+		name, config, mode, workloadMode string
+		corpusNS                         []string
+		random                           int
+	}{
+		{"rich-enforce", richConfig, "enforce", "enforce", []string{"kube-system", "labelled"}, 2000},
+		{"rich-warn", richConfig, "warn", "warn", []string{"kube-system", "labelled"}, 0},
+		{"rich-audit", richConfig, "audit", "audit", []string{"labelled"}, 0},
+		{"default", defaultConfig, "enforce", "warn", []string{"kube-system"}, 300},
+	}
+	cases := corpus()
+	total, requests := 0, 0
+	counts := map[string]int{}
+	for _, ph := range phases {
+		cfgYAML := fmt.Sprintf(ph.config, ph.mode, ph.workloadMode)
+		cfg, err := config.Decode([]byte(cfgYAML))
+		if err != nil {
+			t.Fatalf("phase %s: %v", ph.name, err)
+		}
+		writeFile(t, web.serveConfig, []byte(cfgYAML))
+		installNative(t, native, cfg)
+		waitForMode(t, web, cfg, ph.name)
+		waitForMode(t, native, cfg, ph.name)
+
+		var probes []probe
+		for _, ns := range ph.corpusNS {
+			for _, c := range cases {
+				for _, kind := range append([]string{"Pod"}, workloadKinds...) {
+					pod := validPod()
+					c.pod(pod)
+					probes = append(probes, probe{name: c.name + " in " + kind + " in " + ns, ns: ns, kind: kind, pod: pod})
+				}
+			}
+		}
+		r := rand.New(rand.NewPCG(20261206, uint64(len(ph.name))))
+		for i := range ph.random {
+			kind := "Pod"
+			if r.Float64() < 0.25 {
+				kind = workloadKinds[r.IntN(len(workloadKinds))]
+			}
+			user := ""
+			switch x := r.Float64(); {
+			case x < 0.05:
+				user = exemptUser
+			case x < 0.1:
+				user = plainUser
+			}
+			probes = append(probes, probe{name: fmt.Sprintf("random pod %d", i), ns: allNS[r.IntN(len(allNS))], user: user, kind: kind, pod: randomPod(r)})
+		}
+
+		var webAnswers, nativeAnswers [][]answer
+		wg.Go(func() { webAnswers = runProbes(t, web, ph.name, probes) })
+		wg.Go(func() { nativeAnswers = runProbes(t, native, ph.name, probes) })
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		addRules(t, web, webAnswers)
+		addRules(t, native, nativeAnswers)
+
+		failures := 0
+		for i, pr := range probes {
+			wa, na := webAnswers[i], nativeAnswers[i]
+			body, _ := json.Marshal(pr.pod)
+			if diff := compare(wa, na, hasInvisible(string(body))); diff != "" {
+				failures++
+				if failures <= 20 {
+					t.Errorf("phase %s, %s (%s in %s, user %q): %s\nobject: %s\nwebhook: %v\nnative:  %v",
+						ph.name, pr.name, pr.kind, pr.ns, pr.user, diff, body, wa, na)
+				}
+			}
+			requests += len(wa)
+			last := wa[len(wa)-1]
+			switch {
+			case last.Violations != "":
+				counts["denied by the policy"]++
+			case last.Code >= 300:
+				counts["refused by the API server's own validation"]++
+			case len(last.Warnings) > 0:
+				counts["admitted with policy warnings"]++
+			case len(last.Rules) > 0:
+				counts["admitted, violations audited"]++
+			default:
+				counts["admitted"]++
+			}
+		}
+		if failures > 20 {
+			t.Errorf("phase %s: %d more disagreements not shown", ph.name, failures-20)
+		}
+		total += len(probes)
+		t.Logf("phase %s: %d cases (%d corpus, %d random), %d disagreements", ph.name, len(probes), len(probes)-ph.random, ph.random, failures)
+	}
+	t.Logf("differential test: %d cases, %d requests to each API server; outcomes: %v", total, requests, counts)
+}
+
+// runProbes sends every probe to c, a few at a time, and returns the answers
+// in order.
+func runProbes(t *testing.T, c *cluster, phase string, probes []probe) [][]answer {
+	out := make([][]answer, len(probes))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range 6 {
+		wg.Go(func() {
+			for i := range work {
+				a, err := c.run(fmt.Sprintf("%s-%d", phase, i), probes[i])
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("%s: %s: %w", c.name, probes[i].name, err)
+					}
+					mu.Unlock()
+				}
+				out[i] = a
+			}
+		})
+	}
+	for i := range probes {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatal(firstErr)
+	}
+	return out
+}
+
+// run sends one probe. A Pod with ephemeral containers is created for real
+// without them, then they are added with a dry-run update of the
+// pods/ephemeralcontainers subresource.
+func (c *cluster) run(name string, pr probe) ([]answer, error) {
+	pod := pr.pod
+	var eph []corev1.EphemeralContainer
+	if pr.kind == "Pod" && len(pod.Spec.EphemeralContainers) > 0 {
+		pod = pod.DeepCopy()
+		eph, pod.Spec.EphemeralContainers = pod.Spec.EphemeralContainers, nil
+	}
+	obj, path := object(pr.kind, pr.ns, name, pod)
+	body, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	query := "?dryRun=All"
+	if eph != nil {
+		query = ""
+	}
+	a, raw, err := c.sendRaw(http.MethodPost, path+query, pr.user, body)
+	if err != nil || eph == nil || a.Code != http.StatusCreated {
+		return []answer{a}, err
+	}
+	var created corev1.Pod
+	if err := json.Unmarshal(raw, &created); err != nil {
+		return nil, err
+	}
+	created.APIVersion, created.Kind = "v1", "Pod"
+	created.Spec.EphemeralContainers = eph
+	body, err = json.Marshal(&created)
+	if err != nil {
+		return nil, err
+	}
+	b, _, err := c.sendRaw(http.MethodPut, path+"/"+name+"/ephemeralcontainers?dryRun=All", pr.user, body)
+	return []answer{a, b}, err
+}
+
+// addRules fills in each answer's rules from c's audit log.
+func addRules(t *testing.T, c *cluster, answers [][]answer) {
+	t.Helper()
+	var rules map[string][]string
+	eventually(t, 20*time.Second, c.name+"'s audit log to have every request", func() error {
+		rules = c.auditRules(t)
+		for _, as := range answers {
+			for _, a := range as {
+				if _, ok := rules[a.auditID]; !ok {
+					return fmt.Errorf("no ResponseComplete event for audit ID %q", a.auditID)
+				}
+			}
+		}
+		return nil
+	})
+	for _, as := range answers {
+		for j := range as {
+			as[j].Rules = rules[as[j].auditID]
+		}
+	}
+}
+
+// invisibleEscapes maps the Go engine's escapes of the test's invisible
+// characters to the characters, which CEL's strings.quote writes as they are.
+var invisibleEscapes = strings.NewReplacer(`\u200b`, "\u200b", `\u00a0`, "\u00a0")
+
+// compare returns "" when the two answers agree, else what differs.
+func compare(web, native []answer, invisible bool) string {
+	if len(web) != len(native) {
+		return fmt.Sprintf("%d steps vs %d", len(web), len(native))
+	}
+	for i := range web {
+		w, n := web[i], native[i]
+		if invisible {
+			w.Violations = invisibleEscapes.Replace(w.Violations)
+			for j := range w.Warnings {
+				w.Warnings[j] = invisibleEscapes.Replace(w.Warnings[j])
+			}
+		}
+		var diffs []string
+		if w.Code != n.Code {
+			diffs = append(diffs, "status code")
+		}
+		if w.Violations != n.Violations {
+			diffs = append(diffs, "violation messages")
+		}
+		if w.Violations == "" && n.Violations == "" && w.Message != n.Message {
+			diffs = append(diffs, "message")
+		}
+		if !slices.Equal(w.Warnings, n.Warnings) {
+			diffs = append(diffs, "warnings")
+		}
+		if !slices.Equal(w.Rules, n.Rules) {
+			diffs = append(diffs, "violated rules")
+		}
+		if !reflect.DeepEqual(w.NodeSelector, n.NodeSelector) {
+			diffs = append(diffs, "nodeSelector")
+		}
+		if !reflect.DeepEqual(w.Tolerations, n.Tolerations) {
+			diffs = append(diffs, "tolerations")
+		}
+		if len(diffs) > 0 {
+			return fmt.Sprintf("step %d: %s differ", i+1, strings.Join(diffs, ", "))
+		}
+	}
+	return ""
+}
+
+// waitForMode waits until c enforces cfg: a pod and a Deployment with a
+// disallowed user get the Go engine's messages under the configured modes,
+// and an allowed pod gets the configured defaults.
+func waitForMode(t *testing.T, c *cluster, cfg *config.AdmissionConfiguration, phase string) {
+	t.Helper()
+	p, err := policy.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := validPod()
+	bad.Spec.EphemeralContainers = nil
+	bad.Spec.SecurityContext.WindowsOptions.RunAsUserName = ptr.To("Administrator")
+	good := validPod()
+	good.Spec.EphemeralContainers = nil
+	good.Spec.SecurityContext.WindowsOptions.RunAsUserName = ptr.To(system)
+	n := 0
+	check := func(kind string, pod *corev1.Pod, mode config.Mode) error {
+		n++
+		obj, path := object(kind, "hp-system", fmt.Sprintf("probe-%s-%d", phase, n), pod)
+		body, _ := json.Marshal(obj)
+		a, _, err := c.sendRaw(http.MethodPost, path+"?dryRun=All", "", body)
+		if err != nil {
+			return err
+		}
+		res := p.Evaluate(policy.Input{Namespace: policy.Namespace{Name: "hp-system"}, Spec: &pod.Spec, SpecPath: map[bool]string{true: "spec.template.spec", false: "spec"}[kind != "Pod"]})
+		var msgs []string
+		for _, v := range res.Violations {
+			msgs = append(msgs, v.Message)
+		}
+		sorted := slices.Sorted(slices.Values(msgs))
+		switch {
+		case len(msgs) == 0:
+			if a.Code != http.StatusCreated {
+				return fmt.Errorf("%s: want admitted, got %v", kind, a)
+			}
+			for _, want := range cfg.Defaults.Tolerations {
+				if kind == "Pod" && !slices.ContainsFunc(a.Tolerations, func(h corev1.Toleration) bool { return reflect.DeepEqual(h, want) }) {
+					return fmt.Errorf("%s: want toleration %v, got %v", kind, want, a)
+				}
+			}
+		case mode == config.ModeEnforce:
+			if a.Code != http.StatusForbidden || a.Violations != strings.Join(msgs, "; ") {
+				return fmt.Errorf("%s: want denied with %q, got %v", kind, strings.Join(msgs, "; "), a)
+			}
+		case mode == config.ModeWarn:
+			if a.Code != http.StatusCreated || !slices.Equal(a.Warnings, sorted) {
+				return fmt.Errorf("%s: want warnings %q, got %v", kind, msgs, a)
+			}
+		default:
+			if a.Code != http.StatusCreated || len(a.Warnings) != 0 {
+				return fmt.Errorf("%s: want admitted silently, got %v", kind, a)
+			}
+		}
+		return nil
+	}
+	eventually(t, 60*time.Second, c.name+" to enforce the configuration of phase "+phase, func() error {
+		if err := check("Pod", bad, cfg.Mode); err != nil {
+			return err
+		}
+		if err := check("Deployment", bad, cfg.WorkloadMode); err != nil {
+			return err
+		}
+		return check("Pod", good, cfg.Mode)
+	})
+}

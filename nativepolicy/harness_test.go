@@ -1,0 +1,529 @@
+//go:build !windows
+
+package nativepolicy_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
+	"github.com/hostprocess-admission/hostprocess-admission/nativepolicy"
+)
+
+// cluster is one real control plane that answers requests either through
+// the webhook (the serve binary) or through the generated native policies.
+type cluster struct {
+	name     string
+	env      *testenv.Env
+	cs       *kubernetes.Clientset
+	http     *http.Client
+	host     string
+	auditLog string
+	// serve is the webhook's configuration file (webhook clusters only).
+	serveConfig string
+}
+
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create, update]
+  resources:
+  - group: ""
+    resources: [pods, pods/ephemeralcontainers, podtemplates, replicationcontrollers]
+  - group: apps
+  - group: batch
+- level: None
+`
+
+// startCluster starts a control plane with an audit log. withWebhook installs
+// the webhook configurations (every pod-bearing resource, no
+// matchConditions: the webhook decides) for a serve process.
+func startCluster(t *testing.T, name string, withWebhook bool) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "audit-policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(auditPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{name: name, auditLog: filepath.Join(dir, "audit.log")}
+	opts := []testenv.Option{testenv.WithAPIServerFlags(
+		"--audit-policy-file="+policyFile,
+		"--audit-log-path="+c.auditLog,
+		"--audit-log-mode=blocking",
+		"--audit-log-format=json",
+	), testenv.WithStartTimeout(120 * time.Second)}
+	if withWebhook {
+		opts = append(opts, testenv.WithWebhookInstallOptions(webhookConfigurations()))
+	}
+	c.env = testenv.Start(t, opts...)
+	cfg := rest.CopyConfig(c.env.Config)
+	cfg.QPS, cfg.Burst = -1, -1
+	c.cs = kubernetes.NewForConfigOrDie(cfg)
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.http, c.host = hc, strings.TrimSuffix(cfg.Host, "/")
+	return c
+}
+
+func webhookConfigurations() envtest.WebhookInstallOptions {
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	rule := func(ops []admissionregistrationv1.OperationType, group string, resources ...string) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{
+			Operations: ops,
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources},
+		}
+	}
+	cu := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	svc := func(path string) admissionregistrationv1.WebhookClientConfig {
+		return admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Name: "x", Namespace: "x", Path: ptr.To(path)}}
+	}
+	return envtest.WebhookInstallOptions{
+		ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{{
+			ObjectMeta: metav1.ObjectMeta{Name: "hostprocess-admission"},
+			Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+				Name:         "validate.hostprocess.dev",
+				ClientConfig: svc("validate"),
+				Rules: []admissionregistrationv1.RuleWithOperations{
+					rule(cu, "", "pods", "pods/ephemeralcontainers", "podtemplates", "replicationcontrollers"),
+					rule(cu, "apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
+					rule(cu, "batch", "jobs", "cronjobs"),
+				},
+				FailurePolicy:           &fail,
+				SideEffects:             &none,
+				AdmissionReviewVersions: []string{"v1"},
+			}},
+		}},
+		MutatingWebhooks: []*admissionregistrationv1.MutatingWebhookConfiguration{{
+			ObjectMeta: metav1.ObjectMeta{Name: "hostprocess-admission"},
+			Webhooks: []admissionregistrationv1.MutatingWebhook{{
+				Name:                    "mutate.hostprocess.dev",
+				ClientConfig:            svc("mutate"),
+				Rules:                   []admissionregistrationv1.RuleWithOperations{rule([]admissionregistrationv1.OperationType{admissionregistrationv1.Create}, "", "pods")},
+				FailurePolicy:           &fail,
+				SideEffects:             &none,
+				AdmissionReviewVersions: []string{"v1"},
+			}},
+		}},
+	}
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "hostprocess-admission")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// logBuffer collects a process's output.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServe runs the real serve command for c's webhook configurations.
+func startServe(t *testing.T, c *cluster, bin string, cfg []byte) {
+	t.Helper()
+	w := c.env.Environment.WebhookInstallOptions
+	c.serveConfig = filepath.Join(t.TempDir(), "config.yaml")
+	writeFile(t, c.serveConfig, cfg)
+	probe := freeAddr(t)
+	cmd := exec.Command(bin, "serve",
+		"--config", c.serveConfig,
+		"--kubeconfig", c.env.Kubeconfig,
+		"--cert-dir", w.LocalServingCertDir,
+		"--port", strconv.Itoa(w.LocalServingPort),
+		"--metrics-bind-address", freeAddr(t),
+		"--health-probe-bind-address", probe,
+		"--config-reload-interval", "200ms",
+	)
+	logs := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if t.Failed() {
+			out := logs.String()
+			if len(out) > 4000 {
+				out = out[len(out)-4000:]
+			}
+			t.Logf("serve logs (tail):\n%s", out)
+		}
+	})
+	eventually(t, 90*time.Second, "serve to become ready", func() error {
+		resp, err := http.Get("http://" + probe + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s: %v", what, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// installNative applies the generated policies for cfg to c, from their
+// rendered YAML (so the YAML is what is tested), replacing earlier ones.
+func installNative(t *testing.T, c *cluster, cfg *config.AdmissionConfiguration) {
+	t.Helper()
+	p, err := nativepolicy.Generate(cfg, nativepolicy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := nativepolicy.Render(p, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ar := c.cs.AdmissionregistrationV1()
+	for _, doc := range strings.Split(string(out), "\n---\n")[1:] {
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &tm); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		switch tm.Kind {
+		case "ValidatingAdmissionPolicy":
+			var o admissionregistrationv1.ValidatingAdmissionPolicy
+			mustUnmarshal(t, doc, &o)
+			if old, gerr := ar.ValidatingAdmissionPolicies().Get(ctx, o.Name, metav1.GetOptions{}); gerr == nil {
+				o.ResourceVersion = old.ResourceVersion
+				_, err = ar.ValidatingAdmissionPolicies().Update(ctx, &o, metav1.UpdateOptions{})
+			} else {
+				_, err = ar.ValidatingAdmissionPolicies().Create(ctx, &o, metav1.CreateOptions{})
+			}
+		case "ValidatingAdmissionPolicyBinding":
+			var o admissionregistrationv1.ValidatingAdmissionPolicyBinding
+			mustUnmarshal(t, doc, &o)
+			if old, gerr := ar.ValidatingAdmissionPolicyBindings().Get(ctx, o.Name, metav1.GetOptions{}); gerr == nil {
+				o.ResourceVersion = old.ResourceVersion
+				_, err = ar.ValidatingAdmissionPolicyBindings().Update(ctx, &o, metav1.UpdateOptions{})
+			} else {
+				_, err = ar.ValidatingAdmissionPolicyBindings().Create(ctx, &o, metav1.CreateOptions{})
+			}
+		case "MutatingAdmissionPolicy":
+			var o admissionregistrationv1.MutatingAdmissionPolicy
+			mustUnmarshal(t, doc, &o)
+			if old, gerr := ar.MutatingAdmissionPolicies().Get(ctx, o.Name, metav1.GetOptions{}); gerr == nil {
+				o.ResourceVersion = old.ResourceVersion
+				_, err = ar.MutatingAdmissionPolicies().Update(ctx, &o, metav1.UpdateOptions{})
+			} else {
+				_, err = ar.MutatingAdmissionPolicies().Create(ctx, &o, metav1.CreateOptions{})
+			}
+		case "MutatingAdmissionPolicyBinding":
+			var o admissionregistrationv1.MutatingAdmissionPolicyBinding
+			mustUnmarshal(t, doc, &o)
+			if old, gerr := ar.MutatingAdmissionPolicyBindings().Get(ctx, o.Name, metav1.GetOptions{}); gerr == nil {
+				o.ResourceVersion = old.ResourceVersion
+				_, err = ar.MutatingAdmissionPolicyBindings().Update(ctx, &o, metav1.UpdateOptions{})
+			} else {
+				_, err = ar.MutatingAdmissionPolicyBindings().Create(ctx, &o, metav1.CreateOptions{})
+			}
+		default:
+			t.Fatalf("unexpected kind %q in the generated YAML", tm.Kind)
+		}
+		if err != nil {
+			t.Fatalf("applying %s: %v", tm.Kind, err)
+		}
+	}
+	// Type-checking warnings are written to the policies' status: a
+	// warning means an expression that could fail at run time.
+	eventually(t, 30*time.Second, "the policies' type checking", func() error {
+		list, err := ar.ValidatingAdmissionPolicies().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, vap := range list.Items {
+			if vap.Status.ObservedGeneration != vap.Generation || vap.Status.TypeChecking == nil {
+				return fmt.Errorf("%s not type-checked yet", vap.Name)
+			}
+			for _, w := range vap.Status.TypeChecking.ExpressionWarnings {
+				t.Errorf("type checking %s: %s: %s", vap.Name, w.FieldRef, w.Warning)
+			}
+		}
+		return nil
+	})
+}
+
+func mustUnmarshal(t *testing.T, doc string, o any) {
+	t.Helper()
+	if err := yaml.UnmarshalStrict([]byte(doc), o); err != nil {
+		t.Fatalf("decoding generated YAML: %v\n%s", err, doc)
+	}
+}
+
+// createNamespaces creates the namespaces the cases use, with their labels,
+// and gives the users the cases impersonate the right to create objects.
+func createNamespaces(t *testing.T, c *cluster) {
+	t.Helper()
+	ctx := context.Background()
+	for name, labels := range testNamespaces {
+		if name == "kube-system" || name == "default" {
+			continue
+		}
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		if _, err := c.cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	for _, user := range []string{exemptUser, plainUser} {
+		crb := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "test-" + user},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}},
+		}
+		if _, err := c.cs.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// answer is what the API server said to one request, reduced to what the
+// differential test compares.
+type answer struct {
+	// Code is the HTTP status; Message the Status message of a failure.
+	Code    int
+	Message string
+	// Violations is the policy's part of a denial, after
+	// "violates the HostProcess policy: ".
+	Violations string
+	// Warnings are the policy's warnings, one per violation.
+	Warnings []string
+	// Rules are the violated rule IDs from the audit annotations, sorted.
+	Rules []string
+	// NodeSelector and Tolerations of the admitted (possibly defaulted) pod.
+	NodeSelector map[string]string
+	Tolerations  []corev1.Toleration
+	auditID      string
+}
+
+func (a answer) String() string {
+	b, _ := json.MarshalIndent(a, "  ", "  ")
+	return string(b)
+}
+
+const policyMarker = "violates the HostProcess policy: "
+const warnMarker = "would violate the HostProcess policy: "
+
+// sendRaw makes one request and reduces the response; it also returns the
+// response body.
+func (c *cluster) sendRaw(method, path, user string, body []byte) (answer, []byte, error) {
+	req, err := http.NewRequest(method, c.host+path, bytes.NewReader(body))
+	if err != nil {
+		return answer{}, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if user != "" {
+		req.Header.Set("Impersonate-User", user)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return answer{}, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return answer{}, nil, err
+	}
+	a := answer{Code: resp.StatusCode, auditID: resp.Header.Get("Audit-Id")}
+	for _, w := range resp.Header.Values("Warning") {
+		a.Warnings = append(a.Warnings, parseWarnings(w)...)
+	}
+	sort.Strings(a.Warnings)
+	if resp.StatusCode >= 300 {
+		var st metav1.Status
+		if err := json.Unmarshal(data, &st); err != nil {
+			return a, data, fmt.Errorf("status %d: %s", resp.StatusCode, data)
+		}
+		a.Message = st.Message
+		if i := strings.Index(st.Message, policyMarker); i >= 0 {
+			a.Violations = st.Message[i+len(policyMarker):]
+		}
+		return a, data, nil
+	}
+	var obj struct {
+		Kind string         `json:"kind"`
+		Spec corev1.PodSpec `json:"spec"`
+	}
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return a, data, err
+	}
+	if obj.Kind == "Pod" {
+		a.NodeSelector, a.Tolerations = obj.Spec.NodeSelector, obj.Spec.Tolerations
+	}
+	return a, data, nil
+}
+
+// parseWarnings returns the policy's warnings in a Warning header value
+// (299 - "text"), one per violation: the webhook sends one per violation, a
+// native policy one per object with the violations joined by "; ".
+func parseWarnings(h string) []string {
+	h = strings.TrimPrefix(h, "299 - ")
+	text, err := strconv.Unquote(h)
+	if err != nil {
+		text = h
+	}
+	i := strings.Index(text, warnMarker)
+	if i < 0 {
+		return nil // not a policy violation (e.g. an ignored field)
+	}
+	var out []string
+	for _, part := range strings.Split(text[i+len(warnMarker):], "; "+warnMarker) {
+		out = append(out, part)
+	}
+	return out
+}
+
+// auditRules reads c's audit log and returns, by audit ID, the rules that
+// the policy's audit annotations name.
+func (c *cluster) auditRules(t *testing.T) map[string][]string {
+	t.Helper()
+	f, err := os.Open(c.auditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var ev struct {
+			AuditID     string            `json:"auditID"`
+			Stage       string            `json:"stage"`
+			Annotations map[string]string `json:"annotations"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || ev.Stage != "ResponseComplete" {
+			continue
+		}
+		var rules []string
+		for k, v := range ev.Annotations {
+			switch {
+			case k == "validate.hostprocess.dev/violations":
+				var vs []struct {
+					Rule string `json:"rule"`
+				}
+				if err := json.Unmarshal([]byte(v), &vs); err != nil {
+					t.Fatalf("audit annotation %s: %v", k, err)
+				}
+				for _, x := range vs {
+					rules = append(rules, x.Rule)
+				}
+			case strings.HasSuffix(k, ".hostprocess.dev/violations"):
+				rules = append(rules, strings.Split(v, ",")...)
+			}
+		}
+		out[ev.AuditID] = setOf(rules)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// setOf returns the distinct items, sorted.
+func setOf(items []string) []string {
+	if len(items) == 0 {
+		return nil
+	}
+	m := map[string]bool{}
+	var out []string
+	for _, s := range items {
+		if !m[s] {
+			m[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
