@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,18 +128,23 @@ var wrappers = []wrapper{
 }
 
 func template(p *corev1.Pod) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": p.Name}}, Spec: p.Spec}
+	return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": p.Name}, Annotations: p.Annotations}, Spec: p.Spec}
 }
 
 // want is an expected violation. In Field and Message, {spec} stands for the
-// pod spec's path in the object and {c} for the placed container's path.
+// pod spec's path in the object, {meta} for the metadata beside it and {c}
+// for the placed container's path.
 type want struct {
 	rule, container, field, message string
 }
 
 func (w want) expand(specPath, containerPath string) Violation {
-	r := strings.NewReplacer("{spec}", specPath, "{c}", specPath+"."+containerPath)
+	r := placeholders(specPath, containerPath)
 	return Violation{Rule: w.rule, Container: w.container, Field: r.Replace(w.field), Message: r.Replace(w.message)}
+}
+
+func placeholders(specPath, containerPath string) *strings.Replacer {
+	return strings.NewReplacer("{spec}", specPath, "{meta}", metaPath(specPath), "{c}", specPath+"."+containerPath)
 }
 
 func mustPolicy(t testing.TB, mutate func(*config.AdmissionConfiguration)) *Policy {
@@ -170,7 +176,7 @@ func evaluateIn(t *testing.T, p *Policy, pod *corev1.Pod, w wrapper) Result {
 	if tmpl.Workload != (w.kind != "Pod") {
 		t.Fatalf("Extract(%s).Workload = %v", w.kind, tmpl.Workload)
 	}
-	return p.Evaluate(Input{Namespace: Namespace{Name: pod.Namespace}, Spec: tmpl.Spec, SpecPath: tmpl.SpecPath})
+	return p.Evaluate(Input{Namespace: Namespace{Name: pod.Namespace}, Spec: tmpl.Spec, SpecPath: tmpl.SpecPath, Annotations: tmpl.Meta.Annotations})
 }
 
 func assertViolations(t *testing.T, got []Violation, want []Violation) {
@@ -203,6 +209,12 @@ type placedCase struct {
 	// atPod is expected when the setting is at pod level; atContainer when it
 	// is on a container ({name} is replaced by the container's name).
 	atPod, atContainer []want
+	// annotations are set on the pod (and so on the template).
+	annotations map[string]string
+	// With checkWarnings, the warnings must be exactly warnAtPod or
+	// warnAtContainer, with the placeholders of want.
+	checkWarnings              bool
+	warnAtPod, warnAtContainer []string
 }
 
 func runPlaced(t *testing.T, cases []placedCase) {
@@ -213,10 +225,11 @@ func runPlaced(t *testing.T, cases []placedCase) {
 			for _, w := range wrappers {
 				t.Run(tc.name+"/"+pl.name+"/"+w.kind, func(t *testing.T) {
 					pod := validPod()
+					pod.Annotations = tc.annotations
 					pl.apply(&pod.Spec, tc.setPod, tc.setContainer)
-					wants := tc.atPod
+					wants, warns := tc.atPod, tc.warnAtPod
 					if pl.container != "" {
-						wants = tc.atContainer
+						wants, warns = tc.atContainer, tc.warnAtContainer
 					}
 					var expected []Violation
 					for _, wt := range wants {
@@ -224,7 +237,18 @@ func runPlaced(t *testing.T, cases []placedCase) {
 						wt.message = strings.ReplaceAll(wt.message, "{name}", pl.container)
 						expected = append(expected, wt.expand(w.specPath, pl.path))
 					}
-					assertViolations(t, evaluateIn(t, p, pod, w).Violations, expected)
+					res := evaluateIn(t, p, pod, w)
+					assertViolations(t, res.Violations, expected)
+					if tc.checkWarnings {
+						r := placeholders(w.specPath, pl.path)
+						var wantWarnings []string
+						for _, wt := range warns {
+							wantWarnings = append(wantWarnings, r.Replace(strings.ReplaceAll(wt, "{name}", pl.container)))
+						}
+						if !slices.Equal(res.Warnings, wantWarnings) {
+							t.Errorf("warnings:\ngot:  %q\nwant: %q", res.Warnings, wantWarnings)
+						}
+					}
 				})
 			}
 		}
