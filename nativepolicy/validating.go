@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 // target is what one validating policy evaluates: Pods or workload pod
@@ -85,10 +86,7 @@ func workloadTarget() target {
 
 // InheritUserAnnotation makes hcsshim run every container of a HostProcess
 // pod as NT AUTHORITY\SYSTEM.
-const InheritUserAnnotation = "microsoft.com/hostprocess-inherit-user"
-
-// parseBoolTrue is the set of values strconv.ParseBool reads as true.
-var parseBoolTrue = []string{"1", "t", "T", "TRUE", "true", "True"}
+const InheritUserAnnotation = policy.InheritUserAnnotation
 
 const mixedAllowed = " (allowed: true; a HostProcess pod cannot mix HostProcess and non-HostProcess containers)"
 
@@ -104,18 +102,16 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 			return opt + ".hasValue() ? 'c' : (variables." + pod + "Set ? 'p' : '')"
 		}
 		return "variables.spec.?" + list + ".orValue([]).transformList(i, c, {" +
-			"'name': c.name, " +
-			"'qname': " + quoteCEL("c.name") + ", " +
-			"'path': variables.specPath + '." + list + "[' + string(i) + ']', " +
-			"'k': i" + offset + ", " +
-			"'image': c.?image.orValue(''), " +
-			"'hp': " + win + ".?hostProcess.orValue(variables.podHP), " +
-			"'hpSrc': " + src(win+".?hostProcess", "podHP") + ", " +
-			"'user': " + win + ".?runAsUserName.orValue(variables.podUser), " +
-			"'userSrc': " + src(win+".?runAsUserName", "podUser") + ", " +
-			"'nr': " + sc + ".?runAsNonRoot.orValue(variables.podNR), " +
-			"'nrSrc': " + src(sc+".?runAsNonRoot", "podNR") + ", " +
-			"'privileged': " + sc + ".?privileged.orValue(false)})"
+			"'name': dyn(c.name), " +
+			"'qname': dyn(" + quoteCEL("c.name") + "), " +
+			"'k': dyn(i" + offset + "), " +
+			"'image': dyn(c.?image.orValue('')), " +
+			"'hp': dyn(" + win + ".?hostProcess.orValue(variables.podHP)), " +
+			"'hpSrc': dyn(" + src(win+".?hostProcess", "podHP") + "), " +
+			"'user': dyn(" + win + ".?runAsUserName.orValue(variables.podUser)), " +
+			"'userSrc': dyn(" + src(win+".?runAsUserName", "podUser") + "), " +
+			"'nr': dyn(" + sc + ".?runAsNonRoot.orValue(variables.podNR)), " +
+			"'nrSrc': dyn(" + src(sc+".?runAsNonRoot", "podNR") + ")})"
 	}
 	podWin := "variables.spec.?securityContext.?windowsOptions"
 	vars := []admissionregistrationv1.Variable{
@@ -144,29 +140,29 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		v("rule", ruleIdx),
 		v("allowed", g.pick(func(s *scope) string { return litList(s.spellings) })),
 		v("allowedNames", g.pick(func(s *scope) string { return lit(s.allowedNames) })),
-		v("inheritUser", "("+lit(InheritUserAnnotation)+" in variables.annotations) && variables.annotations["+lit(InheritUserAnnotation)+"] in "+litList(parseBoolTrue)),
+		v("inheritUser", "("+lit(InheritUserAnnotation)+" in variables.annotations) && variables.annotations["+lit(InheritUserAnnotation)+"] in "+litList(policy.InheritUserValues)),
 	)
 
 	allowedSuffix := " is not allowed (allowed: ' + variables.allowedNames + ')'"
 	vio := func(rule, msg string) string { return "{'rule': '" + rule + "', 'msg': " + msg + "}" }
 	vars = append(vars,
-		v("hostProcessMixed", "variables.containers.filter(x, !x.hp).map(x, "+vio("hostProcessMixed",
+		v("mixedViolations", "variables.containers.filter(x, !x.hp).map(x, "+vio("hostProcessMixed",
 			"'container ' + x.qname + ': ' + (x.hpSrc == 'c' ? 'securityContext.windowsOptions.hostProcess is false' : "+
 				"x.hpSrc == 'p' ? 'securityContext.windowsOptions.hostProcess is not set and ' + variables.specPath + '.securityContext.windowsOptions.hostProcess is false' : "+
 				"'securityContext.windowsOptions.hostProcess is not set') + "+lit(mixedAllowed))+")"),
-		v("hostNetwork", "variables.spec.?hostNetwork.orValue(false) == true ? [] : ["+
+		v("hostNetworkViolations", "variables.spec.?hostNetwork.orValue(false) == true ? [] : ["+
 			vio("hostNetwork", "'pod: ' + variables.specPath + '.hostNetwork is false (allowed: true)'")+"]"),
-		v("runAsUserName", "variables.inheritUser ? [] : variables.containers.filter(x, x.userSrc == '' || "+
+		v("userViolations", "variables.inheritUser ? [] : variables.containers.filter(x, x.userSrc == '' || "+
 			"(!(x.user.lowerAscii() in variables.allowed) && (x.userSrc == 'c' || !variables.containers.exists(y, y.userSrc == 'p' && y.k < x.k)))).map(x, "+
 			vio("runAsUserName", "x.userSrc == '' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName is not set (allowed: ' + variables.allowedNames + ')' : "+
 				"x.userSrc == 'c' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName ' + "+quoteCEL("x.user")+" + '"+allowedSuffix+" : "+
 				"'pod: ' + variables.specPath + '.securityContext.windowsOptions.runAsUserName ' + "+quoteCEL("x.user")+" + '"+allowedSuffix)+")"),
-		v("inheritUserRule", "variables.inheritUser && !("+lit(systemSpellings[0])+" in variables.allowed) ? ["+
+		v("inheritUserViolations", "variables.inheritUser && !("+lit(systemSpellings[0])+" in variables.allowed) ? ["+
 			vio("inheritUser", inheritUserMessage)+"] : []"),
-		v("runAsNonRoot", "variables.containers.filter(x, x.nr && (x.nrSrc == 'c' || !variables.containers.exists(y, y.nrSrc == 'p' && y.k < x.k))).map(x, "+
+		v("nonRootViolations", "variables.containers.filter(x, x.nr && (x.nrSrc == 'c' || !variables.containers.exists(y, y.nrSrc == 'p' && y.k < x.k))).map(x, "+
 			vio("runAsNonRoot", "x.nrSrc == 'p' ? 'pod: ' + variables.specPath + '.securityContext.runAsNonRoot is true (allowed: unset or false)' : "+
 				"'container ' + x.qname + ': securityContext.runAsNonRoot is true (allowed: unset or false)'")+")"),
-		v("windowsOS", "(variables.spec.?os.hasValue() && variables.spec.os.?name.orValue('') != 'windows' ? ["+
+		v("windowsOSViolations", "(variables.spec.?os.hasValue() && variables.spec.os.?name.orValue('') != 'windows' ? ["+
 			vio("windowsOS", "'pod: ' + variables.specPath + '.os.name ' + "+quoteCEL("variables.spec.os.?name.orValue('')")+" + ' is not allowed (allowed: windows)'")+"] : []) + "+
 			"('kubernetes.io/os' in variables.spec.?nodeSelector.orValue({}) && variables.spec.nodeSelector['kubernetes.io/os'] != 'windows' ? ["+
 			vio("windowsOS", "'pod: ' + variables.specPath + '.nodeSelector[\"kubernetes.io/os\"] ' + "+quoteCEL("variables.spec.nodeSelector['kubernetes.io/os']")+" + ' is not allowed (allowed: windows)'")+"] : []) + "+
@@ -179,8 +175,8 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		ns = "variables.rule >= 0 ? [] : [" + vio("namespace", "'pod: namespace ' + "+quoteCEL("request.namespace")+" + "+
 			lit(" is not allowed to run HostProcess pods (allowed: "+g.nsAllowed+")")) + "]"
 	}
-	vars = append(vars, v("namespace", ns))
-	vars = append(vars, v("image", g.pick(func(s *scope) string {
+	vars = append(vars, v("namespaceViolations", ns))
+	vars = append(vars, v("imageViolations", g.pick(func(s *scope) string {
 		if len(s.images) == 0 {
 			return "[]"
 		}
@@ -191,14 +187,16 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		return "variables.containers.filter(x, !(" + strings.Join(m, " || ") + ")).map(x, " +
 			vio("image", "'container ' + x.qname + ': image ' + "+quoteCEL("x.image")+" + "+lit(" is not allowed (allowed: "+s.allowedImages+")")) + ")"
 	})))
-	vars = append(vars, v("violations", "variables.hostProcessMixed + variables.hostNetwork + variables.runAsUserName + variables.inheritUserRule + "+
-		"variables.runAsNonRoot + variables.windowsOS + variables.namespace + variables.image"))
+	vars = append(vars, v("violations", "variables.mixedViolations + variables.hostNetworkViolations + variables.userViolations + variables.inheritUserViolations + "+
+		"variables.nonRootViolations + variables.windowsOSViolations + variables.namespaceViolations + variables.imageViolations"))
 	return vars
 }
 
 // inheritUserMessage is the inheritUser rule's message, as in
 // policy/rule_inherituser.go.
-const inheritUserMessage = "'pod: ' + variables.metaPath + '.annotations[" + InheritUserAnnotation + "] runs every container as NT AUTHORITY\\\\SYSTEM, which is not allowed (allowed: ' + variables.allowedNames + ')'"
+var inheritUserMessage = "'pod: ' + variables.metaPath + " + lit(".annotations["+InheritUserAnnotation+"] ") + " + " +
+	quoteCEL("variables.annotations["+lit(InheritUserAnnotation)+"]") + " + " +
+	lit(" makes every container run as "+config.SystemAccount+", which is not allowed (allowed: ") + " + variables.allowedNames + ')'"
 
 func (g *generator) needLabels() bool {
 	for _, r := range g.cfg.NamespaceRules {
@@ -230,10 +228,10 @@ func (g *generator) validating(t target, mode config.Mode) admissionregistration
 			}},
 			AuditAnnotations: []admissionregistrationv1.AuditAnnotation{{
 				Key:             "violations",
-				ValueExpression: "size(variables.violations) == 0 ? null : variables.violations.map(v, v.rule).join(',')",
+				ValueExpression: "variables.violations.map(v, v.rule).join(',')",
 			}, {
 				Key:             "mode",
-				ValueExpression: "size(variables.violations) == 0 ? null : " + lit(string(mode)),
+				ValueExpression: "size(variables.violations) == 0 ? '' : " + lit(string(mode)),
 			}},
 		},
 	}
