@@ -170,6 +170,39 @@ DENIED Pod team-a/agent (cmd/testdata/check/selector.yaml, document 3)
 note: namespace team-a has no Namespace object in the input: namespace rules see only its name (kubernetes.io/metadata.name=team-a)
 `,
 	}, {
+		name: "denies a pod whose inherit-user annotation runs it as SYSTEM when only Local service is allowed, naming the annotation, and exits 1",
+		args: []string{"check", "--config", "cmd/testdata/check/only-local-service.yaml", "-f", "cmd/testdata/check/inherit-user.yaml"},
+		code: 1,
+		stdout: `DENIED Pod kube-system/inherit-agent (cmd/testdata/check/inherit-user.yaml)
+  violation inheritUser: pod: metadata.annotations[microsoft.com/hostprocess-inherit-user] "true" makes every container run as NT AUTHORITY\SYSTEM, which is not allowed (allowed: NT AUTHORITY\Local service)
+  default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
+1 object: 0 admitted, 1 denied, 0 skipped
+`,
+	}, {
+		name: "admits the inherit-user pod under the defaults, which allow SYSTEM, with a warning, and exits 0",
+		args: []string{"check", "-f", "cmd/testdata/check/inherit-user.yaml"},
+		code: 0,
+		stdout: `ADMITTED Pod kube-system/inherit-agent (cmd/testdata/check/inherit-user.yaml)
+  warning: pod: metadata.annotations[microsoft.com/hostprocess-inherit-user] "true" makes every container run as NT AUTHORITY\SYSTEM; runAsUserName has no effect
+  default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
+1 object: 1 admitted, 0 denied, 0 skipped
+`,
+	}, {
+		name:   "refuses Administrators written as a SID with a hexadecimal RID, naming the entry, and exits 2",
+		args:   []string{"check", "--config", "cmd/testdata/check/admin-group-hex-sid.yaml", "-f", "cmd/testdata/check/inherit-user.yaml"},
+		code:   2,
+		stderr: `error: configuration file cmd/testdata/check/admin-group-hex-sid.yaml: allowedLocalGroups[0]: Forbidden: "S-1-5-32-0x220" names the built-in group Administrators (S-1-5-32-544), which has administrative rights: members have full control of the node` + "\n",
+	}, {
+		name:   "refuses a name Windows does not accept, naming the entry, and exits 2",
+		args:   []string{"check", "--config", "cmd/testdata/check/admin-group-slash.yaml", "-f", "cmd/testdata/check/inherit-user.yaml"},
+		code:   2,
+		stderr: `error: configuration file cmd/testdata/check/admin-group-slash.yaml: allowedLocalGroups[0]: Invalid value: "BUILTIN/Administrators": must not contain '/': Windows accepts none of "/[]:;|=,+*?<> in account names` + "\n",
+	}, {
+		name:   "refuses RDS Management Servers, a privileged BUILTIN group, and exits 2",
+		args:   []string{"check", "--config", "cmd/testdata/check/admin-group-rds.yaml", "-f", "cmd/testdata/check/inherit-user.yaml"},
+		code:   2,
+		stderr: `error: configuration file cmd/testdata/check/admin-group-rds.yaml: allowedLocalGroups[0]: Forbidden: "RDS Management Servers" names the built-in group RDS Management Servers (S-1-5-32-577), which has administrative rights: members perform administrative actions on Remote Desktop servers` + "\n",
+	}, {
 		name:   "rejects malformed YAML, naming the file, the document and the line, and exits 2",
 		args:   []string{"check", "-f", "cmd/testdata/check/malformed.yaml"},
 		code:   2,

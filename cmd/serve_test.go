@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,5 +31,35 @@ current-context: x
 	}
 	if _, err := restConfig(filepath.Join(t.TempDir(), "missing")); err == nil || !strings.HasPrefix(err.Error(), "--kubeconfig ") {
 		t.Fatalf("a missing kubeconfig: error %v, want one naming --kubeconfig", err)
+	}
+}
+
+// TestServeRefusesAdministrativeGroups: the serve binary stops at start-up,
+// with exit 2 and the entry named, on a configuration that allows an
+// administrative group in any form Windows accepts (or a name Windows accepts
+// in none). serve installs a process-wide signal handler, so it runs as a
+// process of its own.
+func TestServeRefusesAdministrativeGroups(t *testing.T) {
+	chdirRoot(t)
+	bin := filepath.Join(t.TempDir(), "hostprocess-admission")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"admin-group-hex-sid.yaml", `allowedLocalGroups[0]: Forbidden: "S-1-5-32-0x220" names the built-in group Administrators (S-1-5-32-544)`},
+		{"admin-group-slash.yaml", `allowedLocalGroups[0]: Invalid value: "BUILTIN/Administrators": must not contain '/'`},
+		{"admin-group-rds.yaml", `allowedLocalGroups[0]: Forbidden: "RDS Management Servers" names the built-in group RDS Management Servers (S-1-5-32-577)`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := "cmd/testdata/check/" + tc.file
+			cmd := exec.Command(bin, "serve", "--config", path)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.HasPrefix(stderr.String(), "error: "+path+": "+tc.want) {
+				t.Errorf("serve --config %s: %v, stderr %q; want exit 2 and an error starting %q", path, err, stderr.String(), "error: "+path+": "+tc.want)
+			}
+		})
 	}
 }

@@ -250,7 +250,7 @@ namespaceRules:
 audit: {interval: 1s}
 `,
 			wantErr: `[mode: Unsupported value: "deny": supported values: "enforce", "warn", "audit", ` +
-				`allowedLocalGroups[0]: Forbidden: names the built-in group Administrators (S-1-5-32-544), which has administrative rights: members have full control of the node, ` +
+				`allowedLocalGroups[0]: Forbidden: "BUILTIN\\Administrators" names the built-in group Administrators (S-1-5-32-544), which has administrative rights: members have full control of the node, ` +
 				`namespaceRules[0].allowedUsers[0]: Invalid value: "CONTOSO\\agent": not in the top-level allowedUsers; a rule can only narrow it, ` +
 				`audit.interval: Invalid value: "1s": must be at least 10s]`,
 		},

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -78,11 +79,11 @@ func validateAccounts(names []string, groups bool, p *field.Path) field.ErrorLis
 			continue
 		}
 		if groups && isBuiltinAccount(name) {
-			errs = append(errs, field.Forbidden(ip, "names a built-in account, not a local group; accounts belong in allowedUsers"))
+			errs = append(errs, field.Forbidden(ip, strconv.Quote(name)+" names a built-in account, not a local group; accounts belong in allowedUsers"))
 			continue
 		}
 		if g, ok := refusedGroupFor(name); ok {
-			detail := refusedDetail(g)
+			detail := strconv.Quote(name) + " " + refusedDetail(g)
 			if !groups {
 				detail += "; a runAsUserName that names a local group runs as a member of that group"
 			}

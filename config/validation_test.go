@@ -295,19 +295,19 @@ func TestValidateMessages(t *testing.T) {
 		{
 			name: "a refused group names the group, its SID and why",
 			edit: func(c *AdmissionConfiguration) { c.AllowedLocalGroups = []string{`BUILTIN\Backup Operators`} },
-			want: "allowedLocalGroups[0]: Forbidden: names the built-in group Backup Operators (S-1-5-32-551), which has administrative rights: " +
+			want: "allowedLocalGroups[0]: Forbidden: \"BUILTIN\\\\Backup Operators\" names the built-in group Backup Operators (S-1-5-32-551), which has administrative rights: " +
 				"members read and replace any file (SeBackupPrivilege, SeRestorePrivilege)",
 		},
 		{
 			name: "a refused group among the users says why users are checked",
 			edit: func(c *AdmissionConfiguration) { c.AllowedUsers = []string{`CONTOSO\Domain Admins`} },
-			want: "allowedUsers[0]: Forbidden: names the built-in group Domain Admins (S-1-5-21-<domain>-512), which has administrative rights: " +
+			want: "allowedUsers[0]: Forbidden: \"CONTOSO\\\\Domain Admins\" names the built-in group Domain Admins (S-1-5-21-<domain>-512), which has administrative rights: " +
 				"members administer the domain; a runAsUserName that names a local group runs as a member of that group",
 		},
 		{
 			name: "a built-in account among the groups says where it belongs",
 			edit: func(c *AdmissionConfiguration) { c.AllowedLocalGroups = []string{`NT AUTHORITY\SYSTEM`} },
-			want: "allowedLocalGroups[0]: Forbidden: names a built-in account, not a local group; accounts belong in allowedUsers",
+			want: "allowedLocalGroups[0]: Forbidden: \"NT AUTHORITY\\\\SYSTEM\" names a built-in account, not a local group; accounts belong in allowedUsers",
 		},
 		{
 			name: "a rule that widens says that rules only narrow",
