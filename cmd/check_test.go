@@ -101,27 +101,43 @@ func TestCheckCommand(t *testing.T) {
 		args: []string{"check", "-f", "examples/admitted"},
 		code: 1,
 		stdout: `ADMITTED DaemonSet kube-system/csi-proxy (examples/admitted/csi-proxy.yaml)
+ADMITTED Pod hostprocess-examples/inherit-user (examples/admitted/inherit-user-pod.yaml)
+  warning: pod: metadata.annotations[microsoft.com/hostprocess-inherit-user] "true" makes every container run as NT AUTHORITY\SYSTEM; runAsUserName has no effect
+  default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
 ADMITTED DaemonSet kube-system/kube-proxy-windows (examples/admitted/kube-proxy.yaml)
   warning: container "kube-proxy": securityContext.privileged is ignored for HostProcess containers
+ADMITTED Pod hostprocess-examples/node-debugger-win-node-1-x7k2p (examples/admitted/kubectl-debug-node.yaml)
+  default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
 DENIED Pod hostprocess-examples/local-group-agent (examples/admitted/local-group-pod.yaml)
   violation runAsUserName: container "agent": securityContext.windowsOptions.runAsUserName "hostprocess-agents" is not allowed (allowed: ` + defaultAllowed + `)
 ADMITTED CronJob hostprocess-examples/log-cleanup (examples/admitted/log-cleanup-cronjob.yaml)
+ADMITTED Pod hostprocess-examples/lowercase-domain (examples/admitted/lowercase-domain-pod.yaml)
+  warning: container "agent": securityContext.windowsOptions.runAsUserName "nt authority\system" will fail to start on the node: the runtime logs NT AUTHORITY accounts on as services only when the domain is written "NT AUTHORITY" in capitals, and this account cannot log on otherwise; write "NT AUTHORITY\system"
+  default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
 ADMITTED Pod hostprocess-examples/network-report (examples/admitted/network-service-pod.yaml)
   default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
-5 objects: 4 admitted, 1 denied, 0 skipped
+8 objects: 7 admitted, 1 denied, 0 skipped
 `,
 	}, {
 		name: "admits every admitted example under examples/config.yaml, and exits 0",
 		args: []string{"check", "--config", "examples/config.yaml", "-f", "examples/admitted"},
 		code: 0,
 		stdout: `ADMITTED DaemonSet kube-system/csi-proxy (examples/admitted/csi-proxy.yaml)
+ADMITTED Pod hostprocess-examples/inherit-user (examples/admitted/inherit-user-pod.yaml)
+  warning: pod: metadata.annotations[microsoft.com/hostprocess-inherit-user] "true" makes every container run as NT AUTHORITY\SYSTEM; runAsUserName has no effect
+  default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
 ADMITTED DaemonSet kube-system/kube-proxy-windows (examples/admitted/kube-proxy.yaml)
   warning: container "kube-proxy": securityContext.privileged is ignored for HostProcess containers
+ADMITTED Pod hostprocess-examples/node-debugger-win-node-1-x7k2p (examples/admitted/kubectl-debug-node.yaml)
+  default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
 ADMITTED Pod hostprocess-examples/local-group-agent (examples/admitted/local-group-pod.yaml)
 ADMITTED CronJob hostprocess-examples/log-cleanup (examples/admitted/log-cleanup-cronjob.yaml)
+ADMITTED Pod hostprocess-examples/lowercase-domain (examples/admitted/lowercase-domain-pod.yaml)
+  warning: container "agent": securityContext.windowsOptions.runAsUserName "nt authority\system" will fail to start on the node: the runtime logs NT AUTHORITY accounts on as services only when the domain is written "NT AUTHORITY" in capitals, and this account cannot log on otherwise; write "NT AUTHORITY\system"
+  default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
 ADMITTED Pod hostprocess-examples/network-report (examples/admitted/network-service-pod.yaml)
   default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
-5 objects: 5 admitted, 0 denied, 0 skipped
+8 objects: 8 admitted, 0 denied, 0 skipped
 `,
 	}, {
 		name:  "reads stdin for -, in the default namespace",
