@@ -283,6 +283,12 @@ func corpus() []corpusCase {
 		p.Annotations = map[string]string{"microsoft.com/hostprocess-inherit-user": "true"}
 		winOf(p, "app").RunAsUserName = ptr.To("Administrator")
 	})
+	add("the rootfs-location annotation", func(p *corev1.Pod) {
+		p.Annotations = map[string]string{"microsoft.com/hostprocess-rootfs-location": `C:\hpc`}
+	})
+	add("inherit-user and rootfs-location", func(p *corev1.Pod) {
+		p.Annotations = map[string]string{"microsoft.com/hostprocess-inherit-user": "true", "microsoft.com/hostprocess-rootfs-location": "C:\\hpc\u200b"}
+	})
 	// ignored fields
 	placed("privileged true", func(p *corev1.Pod, pl string) {
 		if pl != "pod" {
@@ -450,6 +456,12 @@ func randomPod(r *rand.Rand) *corev1.Pod {
 	}
 	if r.Float64() < 0.25 {
 		p.Annotations = map[string]string{"microsoft.com/hostprocess-inherit-user": pick(inheritValues)}
+	}
+	if r.Float64() < 0.1 {
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations["microsoft.com/hostprocess-rootfs-location"] = pick([]string{`C:\hpc`, "D:\\", `C:\"quoted"`})
 	}
 	return p
 }

@@ -120,6 +120,9 @@ func TestDifferentialAgainstTheAPIServer(t *testing.T) {
 			}
 			requests += len(wa)
 			last := wa[len(wa)-1]
+			if last.Notes != "" {
+				counts["with warnings that are not violations"]++
+			}
 			switch {
 			case last.Violations != "":
 				counts["denied by the policy"]++
@@ -251,6 +254,7 @@ func compare(web, native []answer, invisible bool) string {
 			for j := range w.Warnings {
 				w.Warnings[j] = invisibleEscapes.Replace(w.Warnings[j])
 			}
+			w.Notes = invisibleEscapes.Replace(w.Notes)
 		}
 		var diffs []string
 		if w.Code != n.Code {
@@ -264,6 +268,9 @@ func compare(web, native []answer, invisible bool) string {
 		}
 		if !slices.Equal(w.Warnings, n.Warnings) {
 			diffs = append(diffs, "warnings")
+		}
+		if w.Notes != n.Notes {
+			diffs = append(diffs, "warnings that are not violations")
 		}
 		if !slices.Equal(w.Rules, n.Rules) {
 			diffs = append(diffs, "violated rules")

@@ -27,8 +27,11 @@ import (
 const (
 	PodsPolicy      = "pods.hostprocess.dev"
 	WorkloadsPolicy = "workloads.hostprocess.dev"
-	WarningsPolicy  = "warnings.hostprocess.dev"
-	DefaultsPolicy  = "defaults.hostprocess.dev"
+	// PodWarningsPolicy and WorkloadWarningsPolicy send the engine's
+	// warnings (Warn only).
+	PodWarningsPolicy      = "pods-warnings.hostprocess.dev"
+	WorkloadWarningsPolicy = "workloads-warnings.hostprocess.dev"
+	DefaultsPolicy         = "defaults.hostprocess.dev"
 )
 
 // Options are the generator's settings besides the configuration.
@@ -67,6 +70,9 @@ func Generate(cfg *config.AdmissionConfiguration, opts Options) (*Policies, erro
 		vap := g.validating(t, mode)
 		p.Validating = append(p.Validating, vap)
 		p.ValidatingBindings = append(p.ValidatingBindings, g.validatingBinding(vap.Name, actionsFor(mode)))
+		w := g.warnings(t, mode)
+		p.Validating = append(p.Validating, w)
+		p.ValidatingBindings = append(p.ValidatingBindings, g.validatingBinding(w.Name, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Warn}))
 	}
 	if m, ok := g.mutating(); ok {
 		p.Mutating = append(p.Mutating, m)

@@ -1,6 +1,7 @@
 package nativepolicy
 
 import (
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -46,10 +47,11 @@ func TestModesBecomeValidationActions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := generate(t, func(c *config.AdmissionConfiguration) { c.Mode, c.WorkloadMode = tc.mode, tc.workload }, Options{})
-			if got := names(p); !slices.Equal(got, []string{PodsPolicy, WorkloadsPolicy, DefaultsPolicy}) {
+			if got := names(p); !slices.Equal(got, []string{PodsPolicy, PodWarningsPolicy, WorkloadsPolicy, WorkloadWarningsPolicy, DefaultsPolicy}) {
 				t.Fatalf("policies %v", got)
 			}
-			for i, want := range [][]admissionregistrationv1.ValidationAction{tc.podActions, tc.wlAction} {
+			warnOnly := []admissionregistrationv1.ValidationAction{admissionregistrationv1.Warn}
+			for i, want := range [][]admissionregistrationv1.ValidationAction{tc.podActions, warnOnly, tc.wlAction, warnOnly} {
 				b := p.ValidatingBindings[i]
 				if b.Spec.PolicyName != p.Validating[i].Name || !slices.Equal(b.Spec.ValidationActions, want) {
 					t.Errorf("binding %s: policy %s actions %v, want %v", b.Name, b.Spec.PolicyName, b.Spec.ValidationActions, want)
@@ -79,7 +81,13 @@ func names(p *Policies) []string {
 func TestPoliciesMatchEveryPodBearingResource(t *testing.T) {
 	p := generate(t, nil, Options{})
 	var got []string
-	for _, v := range p.Validating {
+	for _, v := range []admissionregistrationv1.ValidatingAdmissionPolicy{p.Validating[0], p.Validating[2]} {
+		if w := p.Validating[1].Spec.MatchConstraints; !reflect.DeepEqual(w, p.Validating[0].Spec.MatchConstraints) {
+			t.Errorf("the pod warnings policy matches %+v", w)
+		}
+		if w := p.Validating[3].Spec.MatchConstraints; !reflect.DeepEqual(w, p.Validating[2].Spec.MatchConstraints) {
+			t.Errorf("the workload warnings policy matches %+v", w)
+		}
 		for _, r := range v.Spec.MatchConstraints.ResourceRules {
 			if !slices.Equal(r.Operations, []admissionregistrationv1.OperationType{"CREATE", "UPDATE"}) {
 				t.Errorf("%s: operations %v", v.Name, r.Operations)
@@ -115,7 +123,8 @@ func TestExemptionsAndNamespaceBecomeConditions(t *testing.T) {
 		{Name: "not-exempt-namespace", Expression: `!(request.namespace in ["kube-system", "ops"])`},
 		{Name: "not-exempt-user", Expression: `!(request.userInfo.username in ["system:serviceaccount:ops:deployer"])`},
 	}
-	for _, mc := range [][]admissionregistrationv1.MatchCondition{p.Validating[0].Spec.MatchConditions, p.Validating[1].Spec.MatchConditions, p.Mutating[0].Spec.MatchConditions} {
+	for _, mc := range [][]admissionregistrationv1.MatchCondition{p.Validating[0].Spec.MatchConditions, p.Validating[1].Spec.MatchConditions,
+		p.Validating[2].Spec.MatchConditions, p.Validating[3].Spec.MatchConditions, p.Mutating[0].Spec.MatchConditions} {
 		if !slices.Equal(mc[:2], want) {
 			t.Errorf("matchConditions start %v, want %v", mc[:2], want)
 		}
@@ -193,8 +202,8 @@ func TestRenderedYAMLDecodesStrictly(t *testing.T) {
 			t.Errorf("%s: %v", tm.Kind, err)
 		}
 	}
-	want := []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
-		"MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"}
+	vap := []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+	want := slices.Concat(vap, vap, vap, vap, []string{"MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"})
 	if !slices.Equal(kinds, want) {
 		t.Errorf("kinds %v, want %v", kinds, want)
 	}

@@ -363,8 +363,10 @@ type answer struct {
 	// Violations is the policy's part of a denial, after
 	// "violates the HostProcess policy: ".
 	Violations string
-	// Warnings are the policy's warnings, one per violation.
+	// Warnings are the policy's warnings, one per violation, sorted.
 	Warnings []string
+	// Notes are the warnings that are not violations, joined by "; ".
+	Notes string
 	// Rules are the violated rule IDs from the audit annotations, sorted.
 	Rules []string
 	// NodeSelector and Tolerations of the admitted (possibly defaulted) pod.
@@ -402,10 +404,16 @@ func (c *cluster) sendRaw(method, path, user string, body []byte) (answer, []byt
 		return answer{}, nil, err
 	}
 	a := answer{Code: resp.StatusCode, auditID: resp.Header.Get("Audit-Id")}
+	var notes []string
 	for _, w := range resp.Header.Values("Warning") {
-		a.Warnings = append(a.Warnings, parseWarnings(w)...)
+		vs, note := parseWarning(w)
+		a.Warnings = append(a.Warnings, vs...)
+		if note != "" {
+			notes = append(notes, note)
+		}
 	}
 	sort.Strings(a.Warnings)
+	a.Notes = strings.Join(notes, "; ")
 	if resp.StatusCode >= 300 {
 		var st metav1.Status
 		if err := json.Unmarshal(data, &st); err != nil {
@@ -430,24 +438,28 @@ func (c *cluster) sendRaw(method, path, user string, body []byte) (answer, []byt
 	return a, data, nil
 }
 
-// parseWarnings returns the policy's warnings in a Warning header value
-// (299 - "text"), one per violation: the webhook sends one per violation, a
-// native policy one per object with the violations joined by "; ".
-func parseWarnings(h string) []string {
-	h = strings.TrimPrefix(h, "299 - ")
-	text, err := strconv.Unquote(h)
+// parseWarning reads a Warning header value (299 - "text"). It returns the
+// policy's violation warnings, one per violation (the webhook sends one per
+// violation, a native policy one per object with the violations joined by
+// "; "), or else the text of a warning that is not a violation (the webhook
+// sends one per warning, the *-warnings native policies one per object).
+func parseWarning(h string) (violations []string, note string) {
+	text, err := strconv.Unquote(strings.TrimPrefix(h, "299 - "))
 	if err != nil {
 		text = h
 	}
-	i := strings.Index(text, warnMarker)
-	if i < 0 {
-		return nil // not a policy violation (e.g. an ignored field)
+	if i := strings.Index(text, warnMarker); i >= 0 {
+		return strings.Split(text[i+len(warnMarker):], "; "+warnMarker), ""
 	}
-	var out []string
-	for _, part := range strings.Split(text[i+len(warnMarker):], "; "+warnMarker) {
-		out = append(out, part)
+	const vap = "Validation failed for ValidatingAdmissionPolicy '"
+	if strings.HasPrefix(text, vap) {
+		if i := strings.Index(text, "' with binding '"); i >= 0 {
+			if j := strings.Index(text[i:], "': "); j >= 0 {
+				return nil, text[i+j+3:]
+			}
+		}
 	}
-	return out
+	return nil, text
 }
 
 // auditRules reads c's audit log and returns, by audit ID, the rules that

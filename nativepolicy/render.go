@@ -24,8 +24,9 @@ func (g *generator) gaps() []string {
 			"validation.policy.admission.k8s.io/validation_failure), where the webhook's holds JSON with container and field. " +
 			"Exempt requests are skipped without an audit annotation. The project's Prometheus metrics count webhook reviews only; " +
 			"the API server's apiserver_validating_admission_policy_* metrics count policy checks.",
-		"Warnings that are not violations (securityContext.privileged ignored, account spellings that fail at start, " +
-			"the inherit-user and rootfs-location annotations) come from the webhook and check only.",
+		"Warnings that are not violations (securityContext.privileged ignored, names the runtime cannot log on, " +
+			"the inherit-user and rootfs-location annotations) come from the policies *-warnings.hostprocess.dev, " +
+			"joined into one warning per object.",
 		"Workload UPDATEs: the native policies evaluate every change of the pod template; the webhook only changes of the " +
 			"fields it reads (and of the runtime annotations). A workload whose template already violates the policy " +
 			"then gets the verdict again on an unrelated template change (e.g. a label).",

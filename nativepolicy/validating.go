@@ -111,7 +111,8 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 			"'user': dyn(" + win + ".?runAsUserName.orValue(variables.podUser)), " +
 			"'userSrc': dyn(" + src(win+".?runAsUserName", "podUser") + "), " +
 			"'nr': dyn(" + sc + ".?runAsNonRoot.orValue(variables.podNR)), " +
-			"'nrSrc': dyn(" + src(sc+".?runAsNonRoot", "podNR") + ")})"
+			"'nrSrc': dyn(" + src(sc+".?runAsNonRoot", "podNR") + "), " +
+			"'privileged': dyn(" + sc + ".?privileged.orValue(false))})"
 	}
 	podWin := "variables.spec.?securityContext.?windowsOptions"
 	vars := []admissionregistrationv1.Variable{
@@ -232,6 +233,61 @@ func (g *generator) validating(t target, mode config.Mode) admissionregistration
 			}, {
 				Key:             "mode",
 				ValueExpression: "size(variables.violations) == 0 ? '' : " + lit(string(mode)),
+			}},
+		},
+	}
+}
+
+// warningVariables mirror policy's warnings (warnings.go, warnings_runtime.go):
+// fields that have no effect, names the runtime cannot log on, and the
+// runtime annotations.
+func (g *generator) warningVariables() []admissionregistrationv1.Variable {
+	v := func(name, expr string) admissionregistrationv1.Variable {
+		return admissionregistrationv1.Variable{Name: name, Expression: expr}
+	}
+	// The reasons are config.StartFailure's own words.
+	twoBackslashes, _ := config.StartFailure(`a\b\c`)
+	lowerDomain, _ := config.StartFailure(`nt authority\x`)
+	rootfs := policy.RootfsLocationAnnotation
+	account := "x.user.substring(x.user.indexOf('\\\\') + 1)"
+	domain := "x.user.substring(0, x.user.indexOf('\\\\'))"
+	return []admissionregistrationv1.Variable{
+		v("privilegedWarnings", "variables.containers.filter(x, x.privileged).map(x, 'container ' + x.qname + ': securityContext.privileged is ignored for HostProcess containers')"),
+		v("inheritUserWarnings", "variables.inheritUser && ("+lit(systemSpellings[0])+" in variables.allowed) ? ["+
+			"'pod: ' + variables.metaPath + "+lit(".annotations["+InheritUserAnnotation+"] ")+" + "+quoteCEL("variables.annotations["+lit(InheritUserAnnotation)+"]")+" + "+
+			lit(" makes every container run as "+config.SystemAccount+"; runAsUserName has no effect")+"] : []"),
+		v("startWarnings", "variables.inheritUser ? [] : variables.containers.filter(x, x.userSrc != '' && x.user.contains('\\\\') && "+
+			"("+account+".contains('\\\\') || ("+domain+" != "+lit(config.ServiceDomain)+" && "+domain+".lowerAscii() == "+lit(strings.ToLower(config.ServiceDomain))+")) && "+
+			"(x.userSrc == 'c' || !variables.containers.exists(y, y.userSrc == 'p' && y.k < x.k))).map(x, "+
+			"(x.userSrc == 'c' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName ' : 'pod: ' + variables.specPath + '.securityContext.windowsOptions.runAsUserName ') + "+
+			quoteCEL("x.user")+" + ' will fail to start on the node: ' + ("+account+".contains('\\\\') ? "+lit(twoBackslashes)+" : "+
+			lit(lowerDomain+"; write ")+" + "+quoteCEL(lit(config.ServiceDomain+`\`)+" + "+account)+"))"),
+		v("rootfsWarnings", "("+lit(rootfs)+" in variables.annotations) ? ['pod: ' + variables.metaPath + "+lit(".annotations["+rootfs+"] ")+" + "+
+			quoteCEL("variables.annotations["+lit(rootfs)+"]")+" + "+lit(" makes the runtime put the containers' files at that path on the node")+"] : []"),
+		v("warnings", "variables.privilegedWarnings + variables.inheritUserWarnings + variables.startWarnings + variables.rootfsWarnings"),
+	}
+}
+
+// warnings is the Warn-only policy for t: the engine's warnings, which the
+// webhook sends in every mode but audit, and in audit mode only for objects
+// without violations.
+func (g *generator) warnings(t target, mode config.Mode) admissionregistrationv1.ValidatingAdmissionPolicy {
+	expr := "size(variables.warnings) == 0"
+	if mode == config.ModeAudit {
+		expr = "size(variables.violations) > 0 || " + expr
+	}
+	name := strings.Replace(t.name, ".", "-warnings.", 1)
+	return admissionregistrationv1.ValidatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: g.matchResources(t.rules),
+			MatchConditions:  append(g.exemptions(), t.inScope...),
+			FailurePolicy:    failClosed,
+			Variables:        append(g.variables(t), g.warningVariables()...),
+			Validations: []admissionregistrationv1.Validation{{
+				Expression:        expr,
+				MessageExpression: "variables.warnings.join('; ')",
 			}},
 		},
 	}
