@@ -9,7 +9,7 @@ BIN     := $(CURDIR)/bin
 GO      ?= go
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build build-all tools wine chromium generate test test-unit test-windows test-fuzz test-e2e vet fmt-check fuzz bench soak demo demo-down image image-windows clean
+.PHONY: all build build-all tools wine chromium generate generate-native test test-unit test-windows test-fuzz test-e2e vet fmt-check fuzz bench soak demo demo-down image image-windows clean
 
 all: build
 
@@ -37,6 +37,10 @@ chromium:
 # Files derived from Go types (the OpenReports CRDs), with a pinned controller-gen.
 generate:
 	hack/generate.sh
+	hack/generate-native.sh
+
+generate-native:
+	hack/generate-native.sh
 
 # The hack/bench programs are Linux only; elsewhere they build as a stub that says so.
 vet:
