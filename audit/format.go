@@ -132,6 +132,19 @@ func writeTable(w io.Writer, res *Result) error {
 			}
 		}
 	}
+	if res.hasWarnings() {
+		fmt.Fprintln(bw, "\nWarnings:")
+		for i := range res.Objects {
+			o := &res.Objects[i]
+			if len(o.Warnings) == 0 {
+				continue
+			}
+			fmt.Fprintf(bw, "  %s/%s\n", o.Namespace, o.ref())
+			for _, w := range o.Warnings {
+				fmt.Fprintf(bw, "    %s\n", w)
+			}
+		}
+	}
 	if len(res.Summary.ByUser) > 0 {
 		fmt.Fprintln(bw, "\nBy user:")
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)

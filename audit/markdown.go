@@ -52,6 +52,17 @@ func writeMarkdown(w io.Writer, res *Result) error {
 			}
 		}
 	}
+	if res.hasWarnings() {
+		fmt.Fprint(bw, "\n## Warnings\n\n")
+		fmt.Fprintln(bw, "| Namespace | Object | Warning |")
+		fmt.Fprintln(bw, "|---|---|---|")
+		for i := range res.Objects {
+			o := &res.Objects[i]
+			for _, w := range o.Warnings {
+				fmt.Fprintf(bw, "| %s | %s | %s |\n", md(o.Namespace), md(o.ref()), md(w))
+			}
+		}
+	}
 	if len(res.Summary.ByUser) > 0 {
 		fmt.Fprint(bw, "\n## By user\n\n| Run as | Objects | Pods |\n|---|--:|--:|\n")
 		for _, u := range res.Summary.ByUser {

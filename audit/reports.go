@@ -28,6 +28,9 @@ const (
 	RuleHostProcess = "hostProcess"
 	// RuleNamespaceSummary is the rule of the ClusterReport's one result per namespace.
 	RuleNamespaceSummary = "namespaceSummary"
+	// RuleWarnings is the rule of an object's "warn" result: the policy's
+	// warnings, such as a runAsUserName the runtime will fail to log on.
+	RuleWarnings = "warnings"
 	// ManagedByLabel marks the reports the background audit owns; it deletes those no longer
 	// needed and never touches others.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
@@ -99,6 +102,17 @@ func objectResults(o *Object) []openreports.ReportResult {
 	if o.Owner != "" {
 		base.Properties["owner"] = o.Owner
 	}
+	var warn []openreports.ReportResult
+	if len(o.Warnings) > 0 {
+		r := base
+		r.Properties = make(map[string]string, len(base.Properties))
+		for k, v := range base.Properties {
+			r.Properties[k] = v
+		}
+		r.Rule, r.Result, r.Severity = RuleWarnings, "warn", "low"
+		r.Description = strings.Join(o.Warnings, "; ")
+		warn = append(warn, r)
+	}
 	switch o.Status {
 	case StatusExempt:
 		r := base
@@ -111,7 +125,7 @@ func objectResults(o *Object) []openreports.ReportResult {
 		r.Rule, r.Result, r.Severity, r.Scored = RuleHostProcess, "pass", "info", true
 		r.Description = fmt.Sprintf("HostProcess %s runs as %s and breaks no rule",
 			strings.ToLower(o.Kind), strings.Join(o.RunAsUserNames, ", "))
-		return []openreports.ReportResult{r}
+		return append([]openreports.ReportResult{r}, warn...)
 	}
 	var out []openreports.ReportResult
 	byRule := map[string][]string{}
@@ -132,7 +146,7 @@ func objectResults(o *Object) []openreports.ReportResult {
 		r.Description = strings.Join(byRule[rule], "; ")
 		out = append(out, r)
 	}
-	return out
+	return append(out, warn...)
 }
 
 func summarize(results []openreports.ReportResult) openreports.ReportSummary {

@@ -140,3 +140,13 @@ type RuleCount struct {
 
 // HasViolations reports whether any object breaks a rule.
 func (r *Result) HasViolations() bool { return r.Summary.Violating > 0 }
+
+// hasWarnings reports whether any object has a policy warning.
+func (r *Result) hasWarnings() bool {
+	for i := range r.Objects {
+		if len(r.Objects[i].Warnings) > 0 {
+			return true
+		}
+	}
+	return false
+}

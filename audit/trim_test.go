@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -131,4 +132,65 @@ func scan(t *testing.T, p *policy.Policy, obj client.Object) *audit.Result {
 		t.Fatal(err)
 	}
 	return s.Result()
+}
+
+// The annotations that change the account the runtime runs survive trimming,
+// on a Pod and on every workload's template, and the audit reports what they
+// do: inheritUser where SYSTEM is not allowed, and the warnings otherwise.
+func TestTrimKeepsTheAnnotationsThatChangeTheAccount(t *testing.T) {
+	cfg := config.Default()
+	cfg.AllowedUsers = []string{audittest.LocalService}
+	strict, err := policy.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults, err := policy.New(config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	annotations := map[string]string{policy.InheritUserAnnotation: "true", "other": "dropped"}
+	meta := metav1.ObjectMeta{Namespace: "ns", Name: "x", UID: "u", Annotations: annotations}
+	spec := audittest.HostProcessSpec(audittest.LocalService, "node-1", "mcr.microsoft.com/y:2")
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: annotations}, Spec: spec}
+	plainMeta := metav1.ObjectMeta{Namespace: "ns", Name: "x", UID: "u"}
+	objects := []client.Object{
+		&corev1.Pod{ObjectMeta: meta, Spec: spec},
+		&appsv1.Deployment{ObjectMeta: plainMeta, Spec: appsv1.DeploymentSpec{Template: tmpl}},
+		&appsv1.DaemonSet{ObjectMeta: plainMeta, Spec: appsv1.DaemonSetSpec{Template: tmpl}},
+		&batchv1.CronJob{ObjectMeta: plainMeta, Spec: batchv1.CronJobSpec{Schedule: "* * * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tmpl}}}},
+		&corev1.ReplicationController{ObjectMeta: plainMeta, Spec: corev1.ReplicationControllerSpec{Template: &tmpl}},
+		&corev1.PodTemplate{ObjectMeta: plainMeta, Template: tmpl},
+	}
+	for _, obj := range objects {
+		t.Run(typeName(obj), func(t *testing.T) {
+			out, err := audit.TrimTransform(obj.DeepCopyObject())
+			if err != nil {
+				t.Fatal(err)
+			}
+			trimmed := out.(client.Object)
+			res := scan(t, strict, trimmed)
+			if len(res.Objects) != 1 || len(res.Objects[0].Violations) != 1 || res.Objects[0].Violations[0].Rule != policy.RuleInheritUser {
+				t.Fatalf("audit of the trimmed %s under Local service only: %+v, want one inheritUser violation", typeName(obj), res.Objects)
+			}
+			if msg := res.Objects[0].Violations[0].Message; !strings.Contains(msg, `annotations[microsoft.com/hostprocess-inherit-user] "true" makes every container run as NT AUTHORITY\SYSTEM, which is not allowed`) {
+				t.Errorf("message %q does not name the annotation", msg)
+			}
+			res = scan(t, defaults, trimmed)
+			if len(res.Objects) != 1 || len(res.Objects[0].Violations) != 0 || len(res.Objects[0].Warnings) != 1 {
+				t.Fatalf("audit of the trimmed %s under the defaults: %+v, want no violation and the inherit-user warning", typeName(obj), res.Objects)
+			}
+		})
+	}
+	t.Run("the lower-case NT AUTHORITY warning", func(t *testing.T) {
+		pod := &corev1.Pod{ObjectMeta: plainMeta, Spec: audittest.HostProcessSpec(`nt authority\system`, "node-1", "mcr.microsoft.com/y:2")}
+		out, err := audit.TrimTransform(pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := scan(t, defaults, out.(client.Object))
+		want := `will fail to start on the node: the runtime logs NT AUTHORITY accounts on as services only when the domain is written "NT AUTHORITY" in capitals, and this account cannot log on otherwise; write "NT AUTHORITY\system"`
+		if len(res.Objects) != 1 || len(res.Objects[0].Warnings) != 1 || !strings.HasSuffix(res.Objects[0].Warnings[0], want) {
+			t.Fatalf("audit: %+v, want the start-failure warning", res.Objects)
+		}
+	})
 }
