@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Builds the real control plane used by the tests, from Go modules only, into bin/:
 #
-#   bin/kube-apiserver, bin/kubectl   k8s.io/kubernetes           (hack/tools/controlplane)
+#   bin/kube-apiserver, bin/kubectl,  k8s.io/kubernetes           (hack/tools/controlplane)
+#   bin/kube-scheduler,
+#   bin/kube-controller-manager
 #   bin/etcd                          go.etcd.io/etcd/server/v3   (hack/tools/etcd)
 #   bin/helm                          helm.sh/helm/v3             (hack/tools/helm)
+#   bin/kwok, bin/kwok-stages.yaml    sigs.k8s.io/kwok            (hack/tools/kwok): simulated nodes
+#                                     and kwok's default stages for their pods' lifecycle
 #   bin/pod-security-webhook          k8s.io/pod-security-admission/cmd/webhook, only with
 #                                     the argument `psa-webhook`  (hack/tools/controlplane)
 #
@@ -30,7 +34,7 @@ for arg in "$@"; do
 	case $arg in
 	psa-webhook) want_psa=1 ;;
 	-h | --help)
-		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -74,7 +78,8 @@ K8S_VERSION=$(modver "$TOOLS/controlplane" k8s.io/kubernetes)
 PSA_VERSION=$(modver "$TOOLS/controlplane" k8s.io/pod-security-admission)
 ETCD_VERSION=$(modver "$TOOLS/etcd" go.etcd.io/etcd/server/v3)
 HELM_VERSION=$(modver "$TOOLS/helm" helm.sh/helm/v3)
-for v in K8S_VERSION PSA_VERSION ETCD_VERSION HELM_VERSION; do
+KWOK_VERSION=$(modver "$TOOLS/kwok" sigs.k8s.io/kwok)
+for v in K8S_VERSION PSA_VERSION ETCD_VERSION HELM_VERSION KWOK_VERSION; do
 	[[ -n ${!v} ]] || {
 		echo "build-control-plane: could not read $v from hack/tools/*/go.mod" >&2
 		exit 1
@@ -84,6 +89,7 @@ done
 CP_DIGEST=$(moddigest "$TOOLS/controlplane")
 ETCD_DIGEST=$(moddigest "$TOOLS/etcd")
 HELM_DIGEST=$(moddigest "$TOOLS/helm")
+KWOK_DIGEST=$(moddigest "$TOOLS/kwok")
 
 # Version stamps, as Kubernetes' hack/lib/version.sh sets them. The build date is the pinned
 # release's date (filled in by build() only when something is built), so builds are reproducible.
@@ -148,11 +154,51 @@ build() {
 	built=$((built + 1))
 }
 
+# kwok_stages: bin/kwok-stages.yaml, the stages kwokctl gives kwok by default (a node becomes
+# Ready and keeps a lease; a bound pod becomes Running and Ready, completes, and is deleted when
+# asked), from the pinned kwok module's kustomize/stage. The kwok binary has none built in.
+kwok_stages() {
+	local out=$BIN/kwok-stages.yaml stamp=$STAMPS/kwok-stages.yaml
+	local want="kwok-stages.yaml sigs.k8s.io/kwok@$KWOK_VERSION tools=$KWOK_DIGEST"
+	if [[ -f $out && -f $stamp && "$(cat "$stamp")" == "$want" ]]; then
+		echo "kwok-stages.yaml $KWOK_VERSION: up to date ($out)"
+		skipped=$((skipped + 1))
+		return
+	fi
+	local dir tmp=$BIN/.kwok-stages.yaml.tmp.$$ f sep=
+	dir=$(cd "$TOOLS/kwok" && "$GO" list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+	rm -f "$stamp"
+	: >"$tmp"
+	for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+		pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+		if [[ ! -f $dir/kustomize/stage/$f ]]; then
+			rm -f "$tmp"
+			echo "build-control-plane: kwok $KWOK_VERSION has no kustomize/stage/$f" >&2
+			exit 1
+		fi
+		{
+			printf '%s# kwok %s kustomize/stage/%s\n' "$sep" "$KWOK_VERSION" "$f"
+			cat "$dir/kustomize/stage/$f"
+		} >>"$tmp"
+		sep=$'---\n'
+	done
+	mv -f "$tmp" "$out"
+	echo "$want" >"$stamp"
+	echo "wrote kwok-stages.yaml $KWOK_VERSION -> $out"
+	built=$((built + 1))
+}
+
 build kube-apiserver "$TOOLS/controlplane" k8s.io/kubernetes/cmd/kube-apiserver "$K8S_VERSION" "$CP_DIGEST" 0 "$K8S_TAGS" "$K8S_LDFLAGS" \
 	"first build takes several minutes"
 build kubectl "$TOOLS/controlplane" k8s.io/kubernetes/cmd/kubectl "$K8S_VERSION" "$CP_DIGEST" 0 "$K8S_TAGS" "$K8S_LDFLAGS"
 build etcd "$TOOLS/etcd" . "$ETCD_VERSION" "$ETCD_DIGEST" 0 "" "$ETCD_LDFLAGS"
 build helm "$TOOLS/helm" helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_DIGEST" 0 "" "$HELM_LDFLAGS"
+# The e2e suite's scheduling half (e2e/harness/nodes.go).
+build kube-scheduler "$TOOLS/controlplane" k8s.io/kubernetes/cmd/kube-scheduler "$K8S_VERSION" "$CP_DIGEST" 0 "$K8S_TAGS" "$K8S_LDFLAGS"
+build kube-controller-manager "$TOOLS/controlplane" k8s.io/kubernetes/cmd/kube-controller-manager "$K8S_VERSION" "$CP_DIGEST" 0 "$K8S_TAGS" "$K8S_LDFLAGS"
+# kwok's version is compiled in (sigs.k8s.io/kwok/pkg/consts.Version).
+build kwok "$TOOLS/kwok" sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" "$KWOK_DIGEST" 0 "" "-s -w"
+kwok_stages
 if ((want_psa)); then
 	build pod-security-webhook "$TOOLS/controlplane" k8s.io/pod-security-admission/cmd/webhook "$PSA_VERSION" "$CP_DIGEST" 0 "$K8S_TAGS" "$K8S_LDFLAGS"
 fi
