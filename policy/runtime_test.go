@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -284,5 +285,49 @@ func TestKubectlDebugNodePod(t *testing.T) {
 			}
 			assertViolations(t, res.Violations, tc.want)
 		})
+	}
+}
+
+// TestKubectlDebugPlaced: the debugger container as kubectl debug places it
+// (a container of the node debug pod; an ephemeral container added to a
+// HostProcess pod) and in the other places, with SYSTEM set on the container or
+// at pod level, in every kind: judged like any account.
+func TestKubectlDebugPlaced(t *testing.T) {
+	debugRule := func(users ...string) func(*config.AdmissionConfiguration) {
+		return func(c *config.AdmissionConfiguration) {
+			c.NamespaceRules = []config.NamespaceRule{
+				{Namespaces: []string{"node-debug"}, AllowedUsers: users},
+				{Namespaces: []string{"kube-system"}, AllowedUsers: []string{localService}},
+			}
+		}
+	}
+	allowed := userCase("SYSTEM in the debug namespace is admitted", system, debugRule(system, localService), false, "")
+	deniedElsewhere := userCase("SYSTEM outside the debug namespace is denied", system, debugRule(system, localService), true, localService)
+	for _, tc := range []struct {
+		namespace string
+		c         placedCase
+	}{{"node-debug", allowed}, {"kube-system", deniedElsewhere}} {
+		tc.c.name = tc.namespace + ": " + tc.c.name
+		p := mustPolicy(t, tc.c.config)
+		for _, pl := range placements {
+			for _, w := range wrappers {
+				t.Run(tc.c.name+"/"+pl.name+"/"+w.kind, func(t *testing.T) {
+					pod := validPod()
+					pod.Namespace = tc.namespace
+					pl.apply(&pod.Spec, tc.c.setPod, tc.c.setContainer)
+					wants := tc.c.atPod
+					if pl.container != "" {
+						wants = tc.c.atContainer
+					}
+					var expected []Violation
+					for _, wt := range wants {
+						wt.container = strings.ReplaceAll(wt.container, "{name}", pl.container)
+						wt.message = strings.ReplaceAll(wt.message, "{name}", pl.container)
+						expected = append(expected, wt.expand(w.specPath, pl.path))
+					}
+					assertViolations(t, evaluateIn(t, p, pod, w).Violations, expected)
+				})
+			}
+		}
 	}
 }
