@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -320,22 +319,36 @@ func (p sidPart) has(v uint64) bool {
 }
 
 // parseSID parses the string form of a SID, S-1-<authority>-<sub>-..., in
-// every form ConvertStringSidToSid accepts: "S" in either case, each part in
-// decimal, or in hexadecimal after 0x or 0X, with leading zeros. A part with
-// a leading zero is also read as octal (C's strtoul with base 0 does so), so
-// that neither reading can hide a refused group.
+// every form ConvertStringSidToSid accepts, and reads each part in every way a
+// Windows version might, so that no reading can hide a refused group. Checked
+// against the real ConvertStringSidToSid under wine (sid_windows_test.go):
+// leading whitespace, "S" in either case, a revision with leading zeros, each
+// part in decimal or in hexadecimal after 0x or 0X, leading zeros, a minus sign
+// (the value wraps), values past 32 bits (saturated, and wrapped), a trailing
+// dash. A part with a leading zero is also read as octal (C's strtoul with base
+// 0 does so).
 func parseSID(s string) (sidString, bool) {
-	parts := strings.Split(s, "-")
-	if len(parts) < 3 || !EqualFoldASCII(parts[0], "S") || parts[1] != "1" {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	if len(s) < 2 || (s[0] != 'S' && s[0] != 's') || s[1] != '-' {
+		return sidString{}, false
+	}
+	p := sidParser{s: s, i: 2}
+	rev, ok := p.number(64)
+	if !ok || !rev.has(1) || !p.dash() {
 		return sidString{}, false
 	}
 	var sid sidString
-	var ok bool
-	if sid.authority, ok = parseSIDPart(parts[2], 48); !ok {
+	if sid.authority, ok = p.number(48); !ok {
 		return sidString{}, false
 	}
-	for _, p := range parts[3:] {
-		v, ok := parseSIDPart(p, 32)
+	for !p.done() {
+		if !p.dash() {
+			return sidString{}, false
+		}
+		if p.done() {
+			break // a trailing dash
+		}
+		v, ok := p.number(32)
 		if !ok {
 			return sidString{}, false
 		}
@@ -344,20 +357,94 @@ func parseSID(s string) (sidString, bool) {
 	return sid, true
 }
 
-func parseSIDPart(p string, bits int) (sidPart, bool) {
-	if len(p) > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X') {
-		v, err := strconv.ParseUint(p[2:], 16, bits)
-		return sidPart{v}, err == nil
+// sidParser reads the parts of a SID string.
+type sidParser struct {
+	s string
+	i int
+}
+
+func (p *sidParser) done() bool { return p.i >= len(p.s) }
+
+func (p *sidParser) dash() bool {
+	if p.i < len(p.s) && p.s[p.i] == '-' {
+		p.i++
+		return true
 	}
-	v, err := strconv.ParseUint(p, 10, bits)
-	if err != nil {
+	return false
+}
+
+// number reads one part: an optional minus sign, then decimal digits or 0x and
+// hexadecimal digits. It returns every value the part may stand for in bits.
+func (p *sidParser) number(bits uint) (sidPart, bool) {
+	negative := false
+	if p.i < len(p.s) && p.s[p.i] == '-' {
+		negative = true
+		p.i++
+	}
+	base := uint64(10)
+	if p.i+1 < len(p.s) && p.s[p.i] == '0' && (p.s[p.i+1] == 'x' || p.s[p.i+1] == 'X') {
+		base = 16
+		p.i += 2
+	}
+	start := p.i
+	for p.i < len(p.s) && digitValue(p.s[p.i]) < base {
+		p.i++
+	}
+	digits := p.s[start:p.i]
+	if digits == "" {
 		return nil, false
 	}
-	part := sidPart{v}
-	if len(p) > 1 && p[0] == '0' {
-		if o, err := strconv.ParseUint(p, 8, bits); err == nil && o != v {
-			part = append(part, o)
+	max := uint64(1)<<bits - 1
+	var part sidPart
+	add := func(v uint64) {
+		if !part.has(v) {
+			part = append(part, v)
 		}
 	}
+	for _, b := range []uint64{base, 8} {
+		if b == 8 && (base != 10 || len(digits) < 2 || digits[0] != '0') {
+			continue
+		}
+		var wrapped uint64
+		saturated, over, valid := uint64(0), false, true
+		for i := 0; i < len(digits); i++ {
+			d := digitValue(digits[i])
+			if d >= b {
+				valid = false
+				break
+			}
+			wrapped = (wrapped*b + d) & max
+			if !over && saturated > (max-d)/b {
+				over = true
+			}
+			if !over {
+				saturated = saturated*b + d
+			}
+		}
+		if !valid {
+			continue
+		}
+		if over {
+			saturated = max
+		}
+		if negative {
+			wrapped = (-wrapped) & max
+			saturated = (-saturated) & max
+		}
+		add(wrapped)
+		add(saturated)
+	}
 	return part, true
+}
+
+func digitValue(c byte) uint64 {
+	switch {
+	case '0' <= c && c <= '9':
+		return uint64(c - '0')
+	case 'a' <= c && c <= 'f':
+		return uint64(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return uint64(c-'A') + 10
+	}
+	return 99
 }
