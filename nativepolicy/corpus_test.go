@@ -83,6 +83,10 @@ type probe struct {
 	user string
 	kind string
 	pod  *corev1.Pod
+	// update, when set, makes the probe an UPDATE: the object is created for
+	// real by the exempt user, then updated (dry run) with a "label" on the
+	// pod (template) or a new "image" in its first container.
+	update string
 }
 
 func validPod() *corev1.Pod {

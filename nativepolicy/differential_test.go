@@ -51,11 +51,13 @@ func TestDifferentialAgainstTheAPIServer(t *testing.T) {
 		name, config, mode, workloadMode string
 		corpusNS                         []string
 		random                           int
+		// updates are the namespaces whose corpus is also sent as UPDATEs.
+		updates []string
 	}{
-		{"rich-enforce", richConfig, "enforce", "enforce", []string{"kube-system", "labelled"}, 2000},
-		{"rich-warn", richConfig, "warn", "warn", []string{"kube-system", "labelled"}, 0},
-		{"rich-audit", richConfig, "audit", "audit", []string{"labelled"}, 0},
-		{"default", defaultConfig, "enforce", "warn", []string{"kube-system"}, 300},
+		{"rich-enforce", richConfig, "enforce", "enforce", []string{"kube-system", "labelled"}, 2000, []string{"labelled"}},
+		{"rich-warn", richConfig, "warn", "warn", []string{"kube-system", "labelled"}, 0, nil},
+		{"rich-audit", richConfig, "audit", "audit", []string{"labelled"}, 0, nil},
+		{"default", defaultConfig, "enforce", "warn", []string{"kube-system"}, 300, nil},
 	}
 	cases := corpus()
 	total, requests := 0, 0
@@ -78,6 +80,21 @@ func TestDifferentialAgainstTheAPIServer(t *testing.T) {
 					pod := validPod()
 					c.pod(pod)
 					probes = append(probes, probe{name: c.name + " in " + kind + " in " + ns, ns: ns, kind: kind, pod: pod})
+				}
+			}
+		}
+		for _, ns := range ph.updates {
+			for _, c := range cases {
+				for _, kind := range append([]string{"Pod"}, workloadKinds...) {
+					if kind == "Job" {
+						continue // a Job's template is immutable
+					}
+					for _, update := range []string{"label", "image"} {
+						pod := validPod()
+						c.pod(pod)
+						pod.Spec.EphemeralContainers = nil
+						probes = append(probes, probe{name: c.name + " in " + kind + " in " + ns + ", updated: " + update, ns: ns, kind: kind, pod: pod, update: update})
+					}
 				}
 			}
 		}
@@ -183,6 +200,9 @@ func runProbes(t *testing.T, c *cluster, phase string, probes []probe) [][]answe
 // without them, then they are added with a dry-run update of the
 // pods/ephemeralcontainers subresource.
 func (c *cluster) run(name string, pr probe) ([]answer, error) {
+	if pr.update != "" {
+		return c.runUpdate(name, pr)
+	}
 	pod := pr.pod
 	var eph []corev1.EphemeralContainer
 	if pr.kind == "Pod" && len(pod.Spec.EphemeralContainers) > 0 {
@@ -213,6 +233,56 @@ func (c *cluster) run(name string, pr probe) ([]answer, error) {
 		return nil, err
 	}
 	b, _, err := c.sendRaw(http.MethodPut, path+"/"+name+"/ephemeralcontainers?dryRun=All", pr.user, body)
+	return []answer{a, b}, err
+}
+
+// runUpdate creates the probe's object for real as the exempt user, then
+// sends a dry-run UPDATE by the admin that changes a label of the pod
+// (template), which the policy does not read, or the image of its first
+// container, which it does.
+func (c *cluster) runUpdate(name string, pr probe) ([]answer, error) {
+	obj, path := object(pr.kind, pr.ns, name, pr.pod)
+	body, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	a, raw, err := c.sendRaw(http.MethodPost, path, exemptUser, body)
+	if err != nil || a.Code != http.StatusCreated {
+		return []answer{a}, err
+	}
+	var u map[string]any
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return nil, err
+	}
+	// The pod, or the pod template, of the object.
+	tmpl := u
+	switch pr.kind {
+	case "Pod":
+	case "PodTemplate":
+		tmpl = u["template"].(map[string]any)
+	case "CronJob":
+		tmpl = u["spec"].(map[string]any)["jobTemplate"].(map[string]any)["spec"].(map[string]any)["template"].(map[string]any)
+	default:
+		tmpl = u["spec"].(map[string]any)["template"].(map[string]any)
+	}
+	switch pr.update {
+	case "label":
+		meta := tmpl["metadata"].(map[string]any)
+		labels, _ := meta["labels"].(map[string]any)
+		if labels == nil {
+			labels = map[string]any{}
+		}
+		labels["touched"] = "yes"
+		meta["labels"] = labels
+	case "image":
+		containers := tmpl["spec"].(map[string]any)["containers"].([]any)
+		containers[0].(map[string]any)["image"] = "docker.io/library/nginx:latest"
+	}
+	body, err = json.Marshal(u)
+	if err != nil {
+		return nil, err
+	}
+	b, _, err := c.sendRaw(http.MethodPut, path+"/"+name+"?dryRun=All", "", body)
 	return []answer{a, b}, err
 }
 

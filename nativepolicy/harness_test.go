@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -80,7 +81,7 @@ func startCluster(t *testing.T, name string, withWebhook bool) *cluster {
 		"--audit-log-path="+c.auditLog,
 		"--audit-log-mode=blocking",
 		"--audit-log-format=json",
-	), testenv.WithStartTimeout(120 * time.Second)}
+	), testenv.WithStartTimeout(120 * time.Second), testenv.WithLogger(logr.Discard())}
 	if withWebhook {
 		opts = append(opts, testenv.WithWebhookInstallOptions(webhookConfigurations()))
 	}

@@ -27,9 +27,6 @@ func (g *generator) gaps() []string {
 		"Warnings that are not violations (securityContext.privileged ignored, names the runtime cannot log on, " +
 			"the inherit-user and rootfs-location annotations) come from the policies *-warnings.hostprocess.dev, " +
 			"joined into one warning per object.",
-		"Workload UPDATEs: the native policies evaluate every change of the pod template; the webhook only changes of the " +
-			"fields it reads (and of the runtime annotations). A workload whose template already violates the policy " +
-			"then gets the verdict again on an unrelated template change (e.g. a label).",
 	}
 	if g.cfg.Defaults.LocalGroupNodeAffinity {
 		gaps = append(gaps, "defaults.localGroupNodeAffinity is NOT compiled: pods running as a local group get no "+

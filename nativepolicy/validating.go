@@ -36,13 +36,11 @@ func podTarget() target {
 			Name:       "hostprocess-pod",
 			Expression: "has(object.spec) && " + hostProcessOf("object.spec"),
 		}, {
-			// Pod UPDATEs that change no container (labels, annotations,
-			// finalizers, tolerations, status) are admitted, as in the webhook.
-			Name: "changes-containers",
-			Expression: "request.operation != 'UPDATE' || request.subResource != '' || " +
-				"object.spec.?initContainers.orValue([]) != oldObject.spec.?initContainers.orValue([]) || " +
-				"object.spec.?containers.orValue([]) != oldObject.spec.?containers.orValue([]) || " +
-				"object.spec.?ephemeralContainers.orValue([]) != oldObject.spec.?ephemeralContainers.orValue([])",
+			// Pod UPDATEs that change none of the fields the policy reads
+			// (labels, annotations, finalizers, tolerations, status) are
+			// admitted, as in the webhook; the subresource always counts.
+			Name:       "changes-policy-fields",
+			Expression: "request.operation != 'UPDATE' || request.?subResource.orValue('') != '' || " + specView("object.?spec") + " != " + specView("oldObject.?spec"),
 		}},
 		spec:        "object.spec",
 		specPath:    "'spec'",
@@ -73,15 +71,44 @@ func workloadTarget() target {
 			Expression: tmpl + ".?spec.hasValue() && " + hostProcessOf(tmpl+".?spec.orValue({})"),
 		}, {
 			// Controllers' own updates (revision annotations, scaling, labels)
-			// leave the template alone and are admitted.
-			Name:       "changes-template",
-			Expression: "request.operation != 'UPDATE' || " + tmpl + " != " + oldTmpl,
+			// change none of the fields the policy reads and are admitted, as
+			// in the webhook.
+			Name:       "changes-policy-fields",
+			Expression: "request.operation != 'UPDATE' || " + templateView(tmpl) + " != " + templateView(oldTmpl),
 		}},
 		spec:        byResource("object.spec.jobTemplate.spec.template.spec", "object.template.spec", "object.spec.template.spec"),
 		specPath:    byResource("'spec.jobTemplate.spec.template.spec'", "'template.spec'", "'spec.template.spec'"),
 		annotations: tmpl + ".?metadata.?annotations.orValue({})",
 		metaPath:    byResource("'spec.jobTemplate.spec.template.metadata'", "'template.metadata'", "'spec.template.metadata'"),
 	}
+}
+
+// optList is a list of the value of the optional expression opt, or empty.
+func optList(opt string) string {
+	return "(" + opt + ".hasValue() ? [" + opt + ".value()] : [])"
+}
+
+// specView lists what the webhook compares on an UPDATE (webhook/review.go,
+// sameForPolicy) of the optional pod spec s: hostNetwork, securityContext,
+// os, nodeSelector, affinity and each container's name, image and
+// securityContext; tolerations are left out.
+func specView(s string) string {
+	containers := func(list string) string {
+		return "dyn(" + s + ".?" + list + ".orValue([]).map(c, [dyn(c.name), dyn(c.?image.orValue('')), dyn(" + optList("c.?securityContext") + ")]))"
+	}
+	return "[dyn(" + s + ".?hostNetwork.orValue(false)), dyn(" + optList(s+".?securityContext") + "), dyn(" + optList(s+".?os") + "), " +
+		"dyn(" + optList(s+".?nodeSelector") + "), dyn(" + optList(s+".?affinity") + "), " +
+		containers("initContainers") + ", " + containers("containers") + ", " + containers("ephemeralContainers") + "]"
+}
+
+// templateView adds to specView the runtime annotations of the optional pod
+// template t, which reach every new pod of a workload.
+func templateView(t string) string {
+	view := specView(t + ".?spec")
+	for _, key := range policy.RuntimeAnnotations {
+		view += " + [dyn(" + optList(t+".?metadata.?annotations[?"+lit(key)+"]") + ")]"
+	}
+	return view
 }
 
 // InheritUserAnnotation makes hcsshim run every container of a HostProcess
