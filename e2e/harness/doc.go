@@ -13,12 +13,19 @@
 // with the TLS server name <service>.<namespace>.svc and the caBundle that
 // the webhook injected. CheckNetwork refuses to run anywhere else.
 //
-// Nothing stands in for a kubelet, a scheduler or a controller manager,
-// except for one thing: the files of the webhook container's ConfigMap and
-// Secret volumes, which the harness keeps in sync with the API like the
-// kubelet would (VolumeSync). The webhook process authenticates with a
-// TokenRequest token of the chart's ServiceAccount, so the chart's RBAC is
-// what it is allowed to do.
+// StartNodes adds the scheduling half: kube-controller-manager (the
+// DaemonSet, Deployment, ReplicaSet, garbage collector and namespace
+// controllers), kube-scheduler and kwok from bin/, with simulated nodes
+// (Windows ones labelled kubernetes.io/os=windows and tainted
+// os=windows:NoSchedule, Linux ones), on which kwok marks bound pods Running
+// and Ready. Nothing runs in those pods: the webhook runs as a local process
+// as above, and the executor for one node runs the same way from its
+// DaemonSet pod there (PrepareExecutor), with its Linux backend. The harness
+// also keeps the files of the webhook's and the executor's ConfigMap and
+// Secret volumes in sync with the API like the kubelet would (VolumeSync).
+// The webhook process authenticates with a TokenRequest token of the
+// chart's ServiceAccount, so the chart's RBAC is what it is allowed to do;
+// the executor's token is bound to its pod, so it names its node.
 //
 // For the fault tests it can also run more replicas of the webhook
 // (PrepareReplica: the same container on ports moved up, behind an
