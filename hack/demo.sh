@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # make demo: builds what is missing, brings up the e2e suite's control plane (etcd and
-# kube-apiserver from bin/) inside a network namespace of its own, installs the Helm chart the
-# same way the suite does (its webhook runs from bin/hostprocess-admission with the chart's
-# Deployment args and ServiceAccount), applies every example and prints each kubectl command
-# with its outcome and a summary.
+# kube-apiserver from bin/) inside a network namespace of its own, with kube-controller-manager,
+# kube-scheduler and kwok simulating two Windows nodes (tainted os=windows:NoSchedule) and one
+# Linux node, installs the Helm chart the same way the suite does (its webhook runs from
+# bin/hostprocess-admission with the chart's Deployment args and ServiceAccount; the Windows
+# toleration as its default), applies every example and prints each kubectl command with its
+# outcome and a summary, then where each HostProcess pod runs and the line
+# "Scheduling: N HostProcess pods running on Windows nodes, 0 on Linux nodes".
 #
 # The cluster then keeps running, with a printed KUBECONFIG and kubectl/helm wrappers, until
 # make demo-down (hack/demo-down.sh). DEMO_EXIT=1 tears everything down at the end instead.

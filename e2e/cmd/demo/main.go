@@ -17,9 +17,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/hostprocess-admission/hostprocess-admission/e2e/harness"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
@@ -29,7 +35,21 @@ const (
 	chart            = "charts/hostprocess-admission"
 	releaseName      = "hostprocess-admission"
 	releaseNamespace = "hostprocess-system"
+
+	// The nodes kwok simulates.
+	windowsNodes = 2
+	linuxNodes   = 1
 )
+
+// nodeValues are the chart values for the tainted Windows nodes, on top of
+// examples/config.yaml: the webhook's default toleration for HostProcess
+// pods, and the executor DaemonSet (in the release namespace, which the
+// webhook never sees) with its own.
+var nodeValues = []string{
+	"--set-json", `config.defaults.tolerations=[{"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"}]`,
+	"--set", "executor.enabled=true",
+	"--set-json", `executor.tolerations=[{"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"}]`,
+}
 
 // ReadyLine is printed once the cluster is up and the examples are applied;
 // hack/demo.sh waits for it.
@@ -72,11 +92,17 @@ func run(state string, exit, verbose bool) error {
 		return err
 	}
 	defer func() {
-		step("stopping the webhook and the control plane")
+		step("stopping the webhook, the nodes and the control plane")
 		if err := cluster.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "demo: stopping:", err)
 		}
 	}()
+	step("starting kube-controller-manager, kube-scheduler and kwok; registering %d Windows nodes (tainted %s=%s:NoSchedule) and %d Linux node",
+		windowsNodes, harness.WindowsTaintKey, harness.WindowsTaintValue, linuxNodes)
+	nodes, err := cluster.StartNodes(ctx, windowsNodes, linuxNodes)
+	if err != nil {
+		return err
+	}
 
 	examples, configFile, err := harness.LoadExamples(root)
 	if err != nil {
@@ -86,8 +112,8 @@ func run(state string, exit, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	step("helm install %s %s -n %s --create-namespace -f <%s as the chart's config values>", releaseName, chart, releaseNamespace, configFile)
-	release, res := cluster.HelmInstall(ctx, chart, releaseName, releaseNamespace, "-f", values)
+	step("helm install %s %s -n %s --create-namespace -f <%s as the chart's config values> %s", releaseName, chart, releaseNamespace, configFile, strings.Join(nodeValues, " "))
+	release, res := cluster.HelmInstall(ctx, chart, releaseName, releaseNamespace, append([]string{"-f", values}, nodeValues...)...)
 	if res.Failed() {
 		return fmt.Errorf("%s", res)
 	}
@@ -117,6 +143,10 @@ func run(state string, exit, verbose bool) error {
 	}
 	fmt.Println()
 	fmt.Println(s)
+	fmt.Println()
+	if err := showScheduling(ctx, cluster, nodes); err != nil {
+		return err
+	}
 	fmt.Println()
 
 	if exit {
@@ -241,6 +271,207 @@ exec ip netns exec %[4]s %[5]s "$@"
 		if err := os.WriteFile(filepath.Join(state, "bin", name), []byte(script), 0o755); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// settleTimeout bounds the wait for the controllers, the scheduler and kwok
+// to place the HostProcess pods; settleQuiet is how long nothing may change
+// for them to count as placed.
+const (
+	settleTimeout = 90 * time.Second
+	settleQuiet   = 3 * time.Second
+)
+
+// isHostProcess reports whether the pod spec sets windowsOptions.hostProcess
+// at the pod level or in any container.
+func isHostProcess(spec *corev1.PodSpec) bool {
+	hp := func(w *corev1.WindowsSecurityContextOptions) bool {
+		return w != nil && w.HostProcess != nil && *w.HostProcess
+	}
+	if spec.SecurityContext != nil && hp(spec.SecurityContext.WindowsOptions) {
+		return true
+	}
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for _, c := range cs {
+			if c.SecurityContext != nil && hp(c.SecurityContext.WindowsOptions) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hostProcessPods lists every HostProcess pod and a summary of where each is,
+// which is the same from one call to the next once nothing moves.
+func hostProcessPods(ctx context.Context, c *harness.Cluster) ([]corev1.Pod, string, error) {
+	list, err := c.Clientset.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, "", err
+	}
+	var pods []corev1.Pod
+	var state strings.Builder
+	for _, p := range list.Items {
+		if !isHostProcess(&p.Spec) {
+			continue
+		}
+		pods = append(pods, p)
+		fmt.Fprintf(&state, "%s/%s %s %s %s;", p.Namespace, p.Name, p.Spec.NodeName, p.Status.Phase, unschedulable(&p))
+	}
+	sort.Slice(pods, func(i, j int) bool {
+		if pods[i].Namespace != pods[j].Namespace {
+			return pods[i].Namespace < pods[j].Namespace
+		}
+		return pods[i].Name < pods[j].Name
+	})
+	return pods, state.String(), nil
+}
+
+// placed reports whether every pod is Running on a node or found
+// unschedulable by the scheduler.
+func placed(pods []corev1.Pod) bool {
+	for _, p := range pods {
+		if (p.Spec.NodeName == "" || p.Status.Phase != corev1.PodRunning) && unschedulable(&p) == "" {
+			return false
+		}
+	}
+	return true
+}
+
+func unschedulable(p *corev1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return c.Message
+		}
+	}
+	return ""
+}
+
+// showScheduling waits until the controllers, the scheduler and kwok have
+// placed the HostProcess pods, prints where each runs, why HostProcess
+// workloads lack pods, and the Scheduling line.
+func showScheduling(ctx context.Context, c *harness.Cluster, nodes *harness.Nodes) error {
+	step("waiting for the controllers, the scheduler and kwok to place the HostProcess pods")
+	deadline := time.Now().Add(settleTimeout)
+	var (
+		pods        []corev1.Pod
+		last        string
+		stableSince time.Time
+	)
+	for {
+		ps, state, err := hostProcessPods(ctx, c)
+		if err != nil {
+			return err
+		}
+		if state != last {
+			last, stableSince = state, time.Now()
+		}
+		pods = ps
+		if placed(ps) && time.Since(stableSince) >= settleQuiet {
+			break
+		}
+		if time.Now().After(deadline) {
+			fmt.Printf("  (still moving after %s; showing them as they are)\n", settleTimeout)
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+
+	osOf := map[string]string{}
+	for _, n := range nodes.Windows {
+		osOf[n] = "windows"
+	}
+	for _, n := range nodes.Linux {
+		osOf[n] = "linux"
+	}
+	fmt.Printf("\nWhere the HostProcess pods run (kwok simulates %s: windows, tainted %s=%s:NoSchedule; %s: linux):\n",
+		strings.Join(nodes.Windows, ", "), harness.WindowsTaintKey, harness.WindowsTaintValue, strings.Join(nodes.Linux, ", "))
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  POD\tNODE\tOS\tSTATUS")
+	onWindows, onLinux := 0, 0
+	for _, p := range pods {
+		node, nodeOS, status := "-", "-", string(p.Status.Phase)
+		if p.Spec.NodeName != "" {
+			node, nodeOS = p.Spec.NodeName, osOf[p.Spec.NodeName]
+		}
+		if msg := unschedulable(&p); msg != "" && p.Spec.NodeName == "" {
+			status = "Pending: " + msg
+		}
+		if p.Spec.NodeName != "" && p.Status.Phase == corev1.PodRunning {
+			switch nodeOS {
+			case "windows":
+				onWindows++
+			case "linux":
+				onLinux++
+			}
+		}
+		fmt.Fprintf(tw, "  %s/%s\t%s\t%s\t%s\n", p.Namespace, p.Name, node, nodeOS, status)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := explainMissingPods(ctx, c); err != nil {
+		return err
+	}
+	fmt.Printf("\nScheduling: %d HostProcess pods running on Windows nodes, %d on Linux nodes\n", onWindows, onLinux)
+	return nil
+}
+
+// explainMissingPods prints, for each HostProcess DaemonSet or Deployment
+// with fewer pods than it wants, why: a DaemonSet whose template does not
+// tolerate the Windows taint gets no pod there (the DaemonSet controller
+// decides from the template; the webhook's default toleration is for pods),
+// and a ReplicaSet whose pods the webhook denies says so in its events.
+func explainMissingPods(ctx context.Context, c *harness.Cluster) error {
+	taint := corev1.Taint{Key: harness.WindowsTaintKey, Value: harness.WindowsTaintValue, Effect: corev1.TaintEffectNoSchedule}
+	dss, err := c.Clientset.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, ds := range dss.Items {
+		if !isHostProcess(&ds.Spec.Template.Spec) || ds.Status.NumberReady == ds.Status.DesiredNumberScheduled && ds.Status.DesiredNumberScheduled > 0 {
+			continue
+		}
+		tolerates := false
+		for _, t := range ds.Spec.Template.Spec.Tolerations {
+			if t.ToleratesTaint(klog.Background(), &taint, false) {
+				tolerates = true
+			}
+		}
+		why := "no node fits its template"
+		if !tolerates {
+			why = fmt.Sprintf("its template does not tolerate the Windows nodes' taint %s=%s:NoSchedule (the DaemonSet controller decides per node from the template; the webhook's default toleration is added to pods)",
+				taint.Key, taint.Value)
+		}
+		fmt.Printf("  DaemonSet %s/%s: %d of %d pods ready: %s\n", ds.Namespace, ds.Name, ds.Status.NumberReady, ds.Status.DesiredNumberScheduled, why)
+	}
+	deps, err := c.Clientset.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, d := range deps.Items {
+		want := int32(1)
+		if d.Spec.Replicas != nil {
+			want = *d.Spec.Replicas
+		}
+		if !isHostProcess(&d.Spec.Template.Spec) || d.Status.ReadyReplicas >= want {
+			continue
+		}
+		why := ""
+		events, err := c.Clientset.CoreV1().Events(d.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=ReplicaSet,reason=FailedCreate"})
+		if err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if strings.HasPrefix(e.InvolvedObject.Name, d.Name+"-") {
+				why = ": the ReplicaSet controller's pods are refused: " + e.Message
+			}
+		}
+		fmt.Printf("  Deployment %s/%s: %d of %d pods ready%s\n", d.Namespace, d.Name, d.Status.ReadyReplicas, want, why)
 	}
 	return nil
 }
