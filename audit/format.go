@@ -119,32 +119,14 @@ func writeTable(w io.Writer, res *Result) error {
 		}
 		_ = tw.Flush()
 	}
-	if res.Summary.Violations > 0 {
-		fmt.Fprintln(bw, "\nViolations:")
-		for i := range res.Objects {
-			o := &res.Objects[i]
-			if len(o.Violations) == 0 {
-				continue
-			}
-			fmt.Fprintf(bw, "  %s/%s\n", o.Namespace, o.ref())
-			for _, v := range o.Violations {
-				fmt.Fprintf(bw, "    %s: %s\n", v.Rule, v.Message)
-			}
+	writeObjectLines(bw, res, "Violations", func(o *Object) []string {
+		lines := make([]string, len(o.Violations))
+		for i, v := range o.Violations {
+			lines[i] = v.Rule + ": " + v.Message
 		}
-	}
-	if res.hasWarnings() {
-		fmt.Fprintln(bw, "\nWarnings:")
-		for i := range res.Objects {
-			o := &res.Objects[i]
-			if len(o.Warnings) == 0 {
-				continue
-			}
-			fmt.Fprintf(bw, "  %s/%s\n", o.Namespace, o.ref())
-			for _, w := range o.Warnings {
-				fmt.Fprintf(bw, "    %s\n", w)
-			}
-		}
-	}
+		return lines
+	})
+	writeObjectLines(bw, res, "Warnings", func(o *Object) []string { return o.Warnings })
 	if len(res.Summary.ByUser) > 0 {
 		fmt.Fprintln(bw, "\nBy user:")
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
@@ -194,4 +176,25 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	}
 	_, e.err = e.w.Write(p)
 	return len(p), nil
+}
+
+// writeObjectLines writes a section headed title that lists, under each object
+// with any, the lines of that object; nothing when no object has one.
+func writeObjectLines(w io.Writer, res *Result, title string, lines func(*Object) []string) {
+	header := false
+	for i := range res.Objects {
+		o := &res.Objects[i]
+		ls := lines(o)
+		if len(ls) == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(w, "\n%s:\n", title)
+			header = true
+		}
+		fmt.Fprintf(w, "  %s/%s\n", o.Namespace, o.ref())
+		for _, l := range ls {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+	}
 }
