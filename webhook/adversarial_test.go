@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -155,6 +158,34 @@ func FuzzReview(f *testing.F) {
 			if wellFormed && string(out.Response.UID) != probe.Request.UID {
 				t.Fatalf("uid %q echoed as %q", probe.Request.UID, out.Response.UID)
 			}
+		}
+	})
+}
+
+// FuzzWalkAgrees checks the token walk of walk.go against decoding the same
+// body with json.Unmarshal (encoding/json/v2) into the same view types: both
+// accept or both refuse every body, and what they accept decodes the same.
+func FuzzWalkAgrees(f *testing.F) {
+	for _, seed := range [][]byte{
+		reviewBody(f, hostProcessPod(), reviewOpts{}),
+		reviewBody(f, plainPod(), reviewOpts{op: admissionv1.Update, old: plainPod(), subResource: "ephemeralcontainers"}),
+		[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"batch","version":"v1","kind":"CronJob"},"object":{"metadata":{"annotations":{"a":"b"}},"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"annotations":{"x":"y"}},"spec":{"containers":[],"securityContext":{"windowsOptions":{"hostProcess":true}}}}}}}}}}`),
+		[]byte(`{"request":{"uid":"u","object":{"template":{"spec":{"hostNetwork":true}},"spec":{"template":null,"\u0063ontainers":[{"name":"a"}]}}}}`),
+		[]byte(`{"request":{"object":null,"oldObject":{"spec":{"containers":"x"}}}}`),
+		[]byte("{\"request\":{\"uid\":\"u\xff\",\"n\xffame\":\"x\",\"name\":\"\\u00e9\\\"\"}}"),
+		[]byte(`{"kind":"a","kind":"b"}`), []byte(`{} {}`), []byte(`null`), []byte(`[`), []byte(`{"request":7}`),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var walked, unmarshalled review
+		werr := walkReview(body, &walked)
+		uerr := jsonv2.Unmarshal(body, &unmarshalled, decodeOptions)
+		if (werr == nil) != (uerr == nil) {
+			t.Fatalf("walk: %v; json.Unmarshal: %v; body %q", werr, uerr, body)
+		}
+		if werr == nil && !reflect.DeepEqual(walked, unmarshalled) {
+			t.Fatalf("walk and json.Unmarshal decode %q differently:\n%+v\n%+v", body, walked, unmarshalled)
 		}
 	})
 }

@@ -20,8 +20,8 @@ import (
 )
 
 // The request side of an admission.k8s.io/v1 AdmissionReview, decoded once
-// into only what the policy needs: the object stays raw until its kind is
-// known, then is decoded into a view of the pod spec's policy fields.
+// into only what the policy needs (walk.go reads the members named by the
+// json tags below and skips the rest).
 
 type review struct {
 	APIVersion string   `json:"apiVersion"`
@@ -37,12 +37,10 @@ type request struct {
 	Name        string                      `json:"name"`
 	Namespace   string                      `json:"namespace"`
 	Operation   admissionv1.Operation       `json:"operation"`
-	UserInfo    struct {
-		Username string `json:"username"`
-	} `json:"userInfo"`
-	Object    *objectView `json:"object"`
-	OldObject *objectView `json:"oldObject"`
-	DryRun    *bool       `json:"dryRun"`
+	UserInfo    userInfoView                `json:"userInfo"`
+	Object      *objectView                 `json:"object"`
+	OldObject   *objectView                 `json:"oldObject"`
+	DryRun      *bool                       `json:"dryRun"`
 }
 
 // decodeOptions are those of encoding/json/v2 (the go-json-experiment module
@@ -59,7 +57,7 @@ var decodeOptions = jsontext.AllowInvalidUTF8(true)
 // request's uid if it can be found, so that the denial echoes it.
 func decodeReview(body []byte) (*review, error) {
 	var r review
-	if err := json.Unmarshal(body, &r, decodeOptions); err != nil {
+	if err := walkReview(body, &r); err != nil {
 		var id struct {
 			Request *struct {
 				UID types.UID `json:"uid"`
@@ -184,10 +182,12 @@ type metaView struct {
 }
 
 type templateView struct {
-	Metadata struct {
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec podSpecView `json:"spec"`
+	Metadata templateMetaView `json:"metadata"`
+	Spec     podSpecView      `json:"spec"`
+}
+
+type templateMetaView struct {
+	Annotations map[string]string `json:"annotations"`
 }
 
 // objectView covers a Pod and every workload kind in one type, so that the
@@ -204,12 +204,20 @@ type objectView struct {
 
 type specView struct {
 	podSpecView
-	Template    *templateView `json:"template"`
-	JobTemplate *struct {
-		Spec struct {
-			Template *templateView `json:"template"`
-		} `json:"spec"`
-	} `json:"jobTemplate"`
+	Template    *templateView    `json:"template"`
+	JobTemplate *jobTemplateView `json:"jobTemplate"`
+}
+
+type jobTemplateView struct {
+	Spec jobSpecView `json:"spec"`
+}
+
+type jobSpecView struct {
+	Template *templateView `json:"template"`
+}
+
+type userInfoView struct {
+	Username string `json:"username"`
 }
 
 // target is a decoded object: its name and the pod spec view to evaluate.
