@@ -35,6 +35,9 @@ type options struct {
 	bisections    int
 	maxRate       int
 	e2ePods       int
+	e2eRepeats    int
+	searchRepeats int
+	profileSecs   int
 	e2eWorkers    int
 	skipLoad      bool
 	skipSearch    bool
@@ -51,20 +54,23 @@ type options struct {
 func main() {
 	var o options
 	var rates string
-	flag.IntVar(&o.repeats, "repeats", 3, "repeats of every measurement; figures are medians")
+	flag.IntVar(&o.repeats, "repeats", 3, "repeats of the constant-rate runs; figures are medians")
+	flag.IntVar(&o.searchRepeats, "search-repeats", 1, "repeats of the maximum-rate search")
+	flag.IntVar(&o.e2eRepeats, "e2e-repeats", 5, "repeats of the end-to-end runs")
 	flag.StringVar(&rates, "rates", "500,1000", "constant rates (requests/s) for the latency figures")
-	flag.DurationVar(&o.fixedDuration, "fixed-duration", 5*time.Second, "length of each constant-rate run")
-	flag.DurationVar(&o.stepDuration, "step-duration", 3*time.Second, "length of each step of the maximum-rate search")
+	flag.DurationVar(&o.fixedDuration, "fixed-duration", 4*time.Second, "length of each constant-rate run")
+	flag.DurationVar(&o.stepDuration, "step-duration", 2*time.Second, "length of each step of the maximum-rate search")
 	flag.IntVar(&o.startRate, "start-rate", 400, "first rate of the maximum-rate search")
 	flag.Float64Var(&o.growth, "growth", 1.5, "factor between rates while stepping up")
 	flag.IntVar(&o.bisections, "bisections", 3, "bisections between the last sustained and the first failed rate")
 	flag.IntVar(&o.maxRate, "max-rate", 12000, "the search stops here")
-	flag.IntVar(&o.e2ePods, "e2e-pods", 2000, "pods created per end-to-end run")
+	flag.IntVar(&o.e2ePods, "e2e-pods", 10000, "pods created per end-to-end run")
 	flag.IntVar(&o.e2eWorkers, "e2e-workers", 8, "concurrent clients creating pods")
 	flag.BoolVar(&o.skipLoad, "skip-load", false, "skip the webhook load tests")
 	flag.BoolVar(&o.skipSearch, "skip-search", false, "skip the maximum-rate search (constant rates only)")
 	flag.BoolVar(&o.skipE2E, "skip-e2e", false, "skip the end-to-end pod creation runs")
-	flag.BoolVar(&o.e2eProfile, "e2e-profile", false, "write a 4 s CPU profile of kube-apiserver during each end-to-end run to the -out directory (e2e-CASE-REPEAT.pprof)")
+	flag.BoolVar(&o.e2eProfile, "e2e-profile", false, "write a CPU profile of kube-apiserver during each end-to-end run to the -out directory (e2e-CASE-REPEAT.pprof)")
+	flag.IntVar(&o.profileSecs, "e2e-profile-seconds", 20, "length of each -e2e-profile profile, from the start of the run (make it shorter than the run)")
 	flag.BoolVar(&o.skipGoBench, "skip-gobench", false, "skip the Go benchmarks (BenchmarkEvaluate, BenchmarkValidateHandler)")
 	flag.BoolVar(&o.skipAudit, "skip-audit", false, "skip the audit scale test (hack/bench/audit)")
 	flag.DurationVar(&o.auditTimeout, "audit-timeout", 6*time.Minute, "bound on the audit scale test")
@@ -80,7 +86,7 @@ func main() {
 		}
 		o.fixedRates = append(o.fixedRates, n)
 	}
-	if o.repeats < 1 || o.growth <= 1 || o.startRate < 1 || o.maxRate < o.startRate {
+	if o.repeats < 1 || o.searchRepeats < 0 || o.e2eRepeats < 1 || o.growth <= 1 || o.startRate < 1 || o.maxRate < o.startRate {
 		fmt.Fprintln(os.Stderr, "bench: -repeats ≥ 1, -growth > 1 and -start-rate ≤ -max-rate are required")
 		os.Exit(2)
 	}
@@ -357,7 +363,7 @@ func loadTests(ctx context.Context, o options, targets []*loadTarget, rep *repor
 			}
 		}
 	}
-	for rep1 := 1; rep1 <= o.repeats && !o.skipSearch; rep1++ {
+	for rep1 := 1; rep1 <= o.searchRepeats && !o.skipSearch; rep1++ {
 		searches := make([]*search, len(targets))
 		for i, t := range targets {
 			searches[i] = newSearch(t.srv.name, o)
@@ -477,7 +483,7 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 		return err
 	}
 	e.run(ctx, "warmup", hp, 200, o.e2eWorkers, a.pid())
-	for r := 1; r <= o.repeats; r++ {
+	for r := 1; r <= o.e2eRepeats; r++ {
 		// Every run leaves deleted pods in etcd's history until the next
 		// compaction, so later runs of a repeat tend to be slower: odd
 		// repeats run each baseline before its case, even ones after it.
@@ -496,7 +502,7 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 			}
 			var profiled <-chan error
 			if o.e2eProfile {
-				profiled = e.profileAPIServer(ctx, 4, filepath.Join(o.out, fmt.Sprintf("e2e-%s-%d.pprof", c.name, r)))
+				profiled = e.profileAPIServer(ctx, o.profileSecs, filepath.Join(o.out, fmt.Sprintf("e2e-%s-%d.pprof", c.name, r)))
 			}
 			res := e.run(ctx, c.name, c.pod, o.e2ePods, o.e2eWorkers, a.pid())
 			if profiled != nil {
@@ -506,8 +512,9 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 			}
 			res.Repeat = r
 			rep.E2E = append(rep.E2E, res)
-			logf("e2e %d: %s: %d pods in %.1fs = %.0f pods/s, p50 %.1f ms p99 %.1f ms, CPU per pod: webhook %.3f ms, machine %.2f ms, %d failed %s",
-				r, c.name, res.Pods, res.Seconds, res.PodsPerS, res.P50ms, res.P99ms, res.WebhookCPUPerPod, res.MachineCPUPerPod, res.Failed, res.FirstFail)
+			logf("e2e %d: %s: %d pods in %.1fs = %.0f pods/s, p50 %.1f ms p99 %.1f ms, CPU per pod: kube-apiserver %.3f ms, etcd %.3f ms, webhook %.3f ms, machine %.2f ms, %d failed %s",
+				r, c.name, res.Pods, res.Seconds, res.PodsPerS, res.P50ms, res.P99ms, res.APIServerCPUPerPod, res.EtcdCPUPerPod,
+				res.WebhookCPUPerPod, res.MachineCPUPerPod, res.Failed, res.FirstFail)
 			if res.Failed > 0 {
 				return fmt.Errorf("e2e %s: %d of %d pods failed: %s", c.name, res.Failed, res.Pods, res.FirstFail)
 			}
