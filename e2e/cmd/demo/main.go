@@ -468,7 +468,7 @@ func explainMissingPods(ctx context.Context, c *harness.Cluster) error {
 		}
 		for _, e := range events.Items {
 			if strings.HasPrefix(e.InvolvedObject.Name, d.Name+"-") {
-				why = ": the ReplicaSet controller's pods are refused: " + e.Message
+				why = ": the ReplicaSet controller's pods are refused: " + strings.TrimPrefix(e.Message, "(combined from similar events): ")
 			}
 		}
 		fmt.Printf("  Deployment %s/%s: %d of %d pods ready%s\n", d.Namespace, d.Name, d.Status.ReadyReplicas, want, why)
