@@ -473,3 +473,37 @@ func TestExecutorRefusesAKubeconfigItCannotUse(t *testing.T) {
 		t.Errorf("error = %v, want exit code 2 naming --kubeconfig", err)
 	}
 }
+
+// TestExecutorGroupFile runs ensureLocalGroups once with --group-file, the
+// Linux backend the e2e suite runs for a simulated Windows node: the group of
+// the configuration is added to the file and the run succeeds.
+func TestExecutorGroupFile(t *testing.T) {
+	t.Setenv(executor.SandboxMountPointEnv, "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("apiVersion: hostprocess.dev/v1alpha1\nkind: AdmissionConfiguration\nallowedLocalGroups: [hostprocess-agents]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	groups := filepath.Join(dir, "group")
+	if err := os.WriteFile(groups, []byte("root:x:0:\nusers:x:100:\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	err := runExecutor(context.Background(), &stdout, io.Discard, executorOptions{tasksDir: t.TempDir(), configPath: cfg, groupFile: groups,
+		nodeName: "n1", metricsAddress: "0", reloadInterval: executor.DefaultReloadInterval, once: true})
+	if err != nil {
+		t.Fatalf("runExecutor: %v\n%s", err, stdout.String())
+	}
+	got, err := os.ReadFile(groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "root:x:0:\nusers:x:100:\nhostprocess-agents:x:1000:\n"; string(got) != want {
+		t.Errorf("group file = %q, want %q", got, want)
+	}
+	if want := `"localGroups":{"ready":true,"created":["hostprocess-agents"]}`; !strings.Contains(stdout.String(), want) {
+		t.Errorf("no %s in the JSON lines:\n%s", want, stdout.String())
+	}
+}
