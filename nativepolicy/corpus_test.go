@@ -299,6 +299,26 @@ func corpus() []corpusCase {
 			scOf(p, pl).Privileged = ptr.To(true)
 		}
 	})
+	// size: the policies' CEL must stay within the API server's cost limits
+	add("a pod of 250 containers, two with their own users", func(p *corev1.Pod) {
+		for i := range 250 {
+			c := corev1.Container{Name: fmt.Sprintf("c%d", i), Image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}
+			if i == 100 || i == 201 {
+				c.SecurityContext = &corev1.SecurityContext{WindowsOptions: &corev1.WindowsSecurityContextOptions{RunAsUserName: ptr.To("Administrator")}}
+			}
+			if i%2 == 0 {
+				p.Spec.InitContainers = append(p.Spec.InitContainers, c)
+			} else {
+				p.Spec.Containers = append(p.Spec.Containers, c)
+			}
+		}
+	})
+	add("a pod whose violations need more than 5 KiB", func(p *corev1.Pod) {
+		for i := range 40 {
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: fmt.Sprintf("container-with-a-long-name-%d", i), Image: "docker.io/library/nginx:latest",
+				SecurityContext: &corev1.SecurityContext{RunAsNonRoot: ptr.To(true), WindowsOptions: &corev1.WindowsSecurityContextOptions{RunAsUserName: ptr.To(`NT AUTHORITY\ANONYMOUS LOGON`)}}})
+		}
+	})
 	// defaults
 	add("tolerations already present", func(p *corev1.Pod) {
 		p.Spec.Tolerations = []corev1.Toleration{{Key: "os", Operator: corev1.TolerationOpEqual, Value: "windows", Effect: corev1.TaintEffectNoSchedule}}

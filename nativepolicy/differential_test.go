@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/nativepolicy"
 	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
@@ -325,6 +326,22 @@ func compare(web, native []answer, invisible bool) string {
 				w.Warnings[j] = invisibleEscapes.Replace(w.Warnings[j])
 			}
 			w.Notes = invisibleEscapes.Replace(w.Notes)
+		}
+		// A denial over the API server's 5 KiB message limit is cut by the
+		// policies; warnings over 4,096 characters in all are cut to 256
+		// characters each by the API server, which leaves the policy's one
+		// warning per object a stub.
+		if len(w.Violations) > 5000 && !strings.Contains(n.Violations, nativepolicy.TruncatedMarker) {
+			return fmt.Sprintf("step %d: a denial over 5 KiB is not cut", i+1)
+		}
+		if len(w.Violations) > 5000 || len(strings.Join(w.Warnings, "; "+warnMarker)) > 4000 {
+			if len(w.Warnings) > 0 && len(n.Warnings) == 0 {
+				return fmt.Sprintf("step %d: no warnings", i+1)
+			}
+			w.Violations, n.Violations, w.Warnings, n.Warnings = "", "", nil, nil
+			if w.Code == http.StatusForbidden {
+				w.Message, n.Message = "", ""
+			}
 		}
 		var diffs []string
 		if w.Code != n.Code {

@@ -18,6 +18,10 @@ func (g *generator) gaps() []string {
 			" where the webhook's reads " + `admission webhook "validate.hostprocess.dev" denied the request: <resource> "<name>" is forbidden: violates the HostProcess policy: <messages>.`,
 		"Warn mode: one warning per object (its violations joined by \"; \", each prefixed with \"would violate the HostProcess policy: \"), " +
 			"where the webhook sends one warning per violation.",
+		"Messages over 5 KiB (the API server's limit for a messageExpression) are cut, ending with \"... (cut to the API " +
+			"server's 5 KiB message limit; N violations in all)\"; the webhook's are not. When an object's warnings exceed " +
+			"4,096 characters in all, the API server cuts each to 256 characters: the webhook's one warning per violation " +
+			"mostly survives that, the policies' one warning per object is cut. The verdict and the rules are the same.",
 		"Quoted values with invisible or control characters other than \\a \\b \\f \\n \\r \\t \\v (e.g. U+200B, U+00A0): " +
 			"the message shows the character itself where the Go engine writes \\uXXXX. The verdict and the rule are the same.",
 		"Audit: the audit annotation <policy>/violations lists the violated rule IDs (the full messages are in " +

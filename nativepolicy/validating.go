@@ -83,6 +83,23 @@ func workloadTarget() target {
 	}
 }
 
+// maxMessageBytes is the longest message the API server takes from a
+// messageExpression (celconfig.MaxEvaluatedMessageExpressionSizeBytes, 5 KiB);
+// a longer one is replaced by "failed expression: ...".
+const maxMessageBytes = 5 * 1024
+
+// TruncatedMarker ends a message that was cut to the API server's limit.
+const TruncatedMarker = " ... (cut to the API server's 5 KiB message limit; "
+
+// capMessage cuts the message msg (a CEL string expression) to fit
+// maxMessageBytes, saying how many items of the list variable there are. The
+// cut is by characters: 4,500 when all are ASCII, else 1,100 (at most 4 bytes
+// each).
+func capMessage(msg, list string) string {
+	return "size(bytes(" + msg + ")) <= " + strconv.Itoa(maxMessageBytes) + " ? " + msg + " : (" + msg + ").substring(0, size(bytes(" + msg + ")) == size(" + msg + ") ? 4500 : 1100) + " +
+		lit(TruncatedMarker) + " + string(size(variables." + list + ")) + ' " + list + " in all)'"
+}
+
 // optList is a list of the value of the optional expression opt, or empty.
 func optList(opt string) string {
 	return "(" + opt + ".hasValue() ? [" + opt + ".value()] : [])"
@@ -157,6 +174,12 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 			container("containers", " + size(variables.spec.?initContainers.orValue([]))")+" + "+
 			container("ephemeralContainers", " + size(variables.spec.?initContainers.orValue([])) + size(variables.spec.?containers.orValue([]))")),
 	}
+	// The first container that inherits the pod level's user (runAsNonRoot):
+	// a pod-level value is reported once, there.
+	first := func(src string) string {
+		return "variables.containers.exists(x, x." + src + " == 'p') ? variables.containers.filter(x, x." + src + " == 'p')[0].k : -1"
+	}
+	vars = append(vars, v("firstPodUser", first("userSrc")), v("firstPodNR", first("nrSrc")))
 	if g.needLabels() {
 		vars = append(vars, v("nsLabels", "namespaceObject.?metadata.?labels.orValue({})"))
 	}
@@ -181,13 +204,13 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		v("hostNetworkViolations", "variables.spec.?hostNetwork.orValue(false) == true ? [] : ["+
 			vio("hostNetwork", "'pod: ' + variables.specPath + '.hostNetwork is false (allowed: true)'")+"]"),
 		v("userViolations", "variables.inheritUser ? [] : variables.containers.filter(x, x.userSrc == '' || "+
-			"(!(x.user.lowerAscii() in variables.allowed) && (x.userSrc == 'c' || !variables.containers.exists(y, y.userSrc == 'p' && y.k < x.k)))).map(x, "+
+			"(!(x.user.lowerAscii() in variables.allowed) && (x.userSrc == 'c' || x.k == variables.firstPodUser))).map(x, "+
 			vio("runAsUserName", "x.userSrc == '' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName is not set (allowed: ' + variables.allowedNames + ')' : "+
 				"x.userSrc == 'c' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName ' + "+quoteCEL("x.user")+" + '"+allowedSuffix+" : "+
 				"'pod: ' + variables.specPath + '.securityContext.windowsOptions.runAsUserName ' + "+quoteCEL("x.user")+" + '"+allowedSuffix)+")"),
 		v("inheritUserViolations", "variables.inheritUser && !("+lit(systemSpellings[0])+" in variables.allowed) ? ["+
 			vio("inheritUser", inheritUserMessage)+"] : []"),
-		v("nonRootViolations", "variables.containers.filter(x, x.nr && (x.nrSrc == 'c' || !variables.containers.exists(y, y.nrSrc == 'p' && y.k < x.k))).map(x, "+
+		v("nonRootViolations", "variables.containers.filter(x, x.nr && (x.nrSrc == 'c' || x.k == variables.firstPodNR)).map(x, "+
 			vio("runAsNonRoot", "x.nrSrc == 'p' ? 'pod: ' + variables.specPath + '.securityContext.runAsNonRoot is true (allowed: unset or false)' : "+
 				"'container ' + x.qname + ': securityContext.runAsNonRoot is true (allowed: unset or false)'")+")"),
 		v("windowsOSViolations", "(variables.spec.?os.hasValue() && variables.spec.os.?name.orValue('') != 'windows' ? ["+
@@ -251,7 +274,7 @@ func (g *generator) validating(t target, mode config.Mode) admissionregistration
 			Variables:        g.variables(t),
 			Validations: []admissionregistrationv1.Validation{{
 				Expression:        "size(variables.violations) == 0",
-				MessageExpression: msg,
+				MessageExpression: capMessage(msg, "violations"),
 				Reason:            &forbidden,
 			}},
 			AuditAnnotations: []admissionregistrationv1.AuditAnnotation{{
@@ -285,7 +308,7 @@ func (g *generator) warningVariables() []admissionregistrationv1.Variable {
 			lit(" makes every container run as "+config.SystemAccount+"; runAsUserName has no effect")+"] : []"),
 		v("startWarnings", "variables.inheritUser ? [] : variables.containers.filter(x, x.userSrc != '' && x.user.contains('\\\\') && "+
 			"("+account+".contains('\\\\') || ("+domain+" != "+lit(config.ServiceDomain)+" && "+domain+".lowerAscii() == "+lit(strings.ToLower(config.ServiceDomain))+")) && "+
-			"(x.userSrc == 'c' || !variables.containers.exists(y, y.userSrc == 'p' && y.k < x.k))).map(x, "+
+			"(x.userSrc == 'c' || x.k == variables.firstPodUser)).map(x, "+
 			"(x.userSrc == 'c' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName ' : 'pod: ' + variables.specPath + '.securityContext.windowsOptions.runAsUserName ') + "+
 			quoteCEL("x.user")+" + ' will fail to start on the node: ' + ("+account+".contains('\\\\') ? "+lit(twoBackslashes)+" : "+
 			lit(lowerDomain+"; write ")+" + "+quoteCEL(lit(config.ServiceDomain+`\`)+" + "+account)+"))"),
@@ -314,7 +337,7 @@ func (g *generator) warnings(t target, mode config.Mode) admissionregistrationv1
 			Variables:        append(g.variables(t), g.warningVariables()...),
 			Validations: []admissionregistrationv1.Validation{{
 				Expression:        expr,
-				MessageExpression: "variables.warnings.join('; ')",
+				MessageExpression: capMessage("variables.warnings.join('; ')", "warnings"),
 			}},
 		},
 	}
