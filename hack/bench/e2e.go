@@ -50,9 +50,18 @@ type e2eRun struct {
 	// the machine runs, only on the work done for the pods.
 	APIServerCPUPerPod float64 `json:"apiserver_cpu_ms_per_pod"`
 	EtcdCPUPerPod      float64 `json:"etcd_cpu_ms_per_pod"`
-	WebhookCPUPerPod   float64 `json:"webhook_cpu_ms_per_pod"`
-	MachineCPUPerPod   float64 `json:"machine_cpu_ms_per_pod"`
-	FirstFail          string  `json:"first_error,omitempty"`
+	// The same less what kube-apiserver and etcd spend while idle (their
+	// CPU per second over the idle seconds before the run, times the run's
+	// length): the CPU the pods themselves cost. Without it, a run slowed
+	// down by other work on the machine counts more of the idle background
+	// per pod.
+	APIServerNetCPUPerPod float64 `json:"apiserver_net_cpu_ms_per_pod"`
+	EtcdNetCPUPerPod      float64 `json:"etcd_net_cpu_ms_per_pod"`
+	APIServerIdleMsPerS   float64 `json:"apiserver_idle_cpu_ms_per_s"`
+	EtcdIdleMsPerS        float64 `json:"etcd_idle_cpu_ms_per_s"`
+	WebhookCPUPerPod      float64 `json:"webhook_cpu_ms_per_pod"`
+	MachineCPUPerPod      float64 `json:"machine_cpu_ms_per_pod"`
+	FirstFail             string  `json:"first_error,omitempty"`
 }
 
 // machineBusy returns the CPU time all CPUs spent outside idle and iowait,
@@ -170,9 +179,11 @@ type e2eBench struct {
 	namespace string
 	// The processes whose CPU time each run records.
 	apiserverPID, etcdPID int
-	etcdURL               string
-	vwc                   *admissionregistrationv1.ValidatingWebhookConfiguration
-	mwc                   *admissionregistrationv1.MutatingWebhookConfiguration
+	// idle is how long each run first measures the idle CPU rates.
+	idle    time.Duration
+	etcdURL string
+	vwc     *admissionregistrationv1.ValidatingWebhookConfiguration
+	mwc     *admissionregistrationv1.MutatingWebhookConfiguration
 }
 
 func newE2E(ctx context.Context, env *testenv.Env, namespace string, vwc *admissionregistrationv1.ValidatingWebhookConfiguration,
@@ -188,7 +199,7 @@ func newE2E(ctx context.Context, env *testenv.Env, namespace string, vwc *admiss
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	e := &e2eBench{cs: cs, namespace: namespace, vwc: vwc, mwc: mwc, etcdURL: env.Environment.ControlPlane.Etcd.URL.String()}
+	e := &e2eBench{cs: cs, namespace: namespace, vwc: vwc, mwc: mwc, idle: 2 * time.Second, etcdURL: env.Environment.ControlPlane.Etcd.URL.String()}
 	if e.apiserverPID, err = childPID(testenv.KubeAPIServer); err != nil {
 		return nil, err
 	}
@@ -313,8 +324,18 @@ func e2ePod(pod *corev1.Pod) *corev1.Pod {
 // whole machine per pod created.
 func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, workers, pid int) e2eRun {
 	pods := e.cs.CoreV1().Pods(e.namespace)
+	// The idle rates, over idle seconds right before the run, after a second
+	// for the watches to finish with the previous run's deletions.
+	time.Sleep(time.Second)
+	apiIdle0, _ := cpuTime(e.apiserverPID)
+	etcdIdle0, _ := cpuTime(e.etcdPID)
+	idleStart := time.Now()
+	time.Sleep(e.idle)
+	idleFor := time.Since(idleStart)
 	api0, _ := cpuTime(e.apiserverPID)
 	etcd0, _ := cpuTime(e.etcdPID)
+	apiIdle := float64(api0-apiIdle0) / float64(idleFor) // CPU seconds per second
+	etcdIdle := float64(etcd0-etcdIdle0) / float64(idleFor)
 	hook0, _ := cpuTime(pid)
 	busy0 := machineBusy()
 	lat := make([][]time.Duration, workers)
@@ -349,6 +370,9 @@ func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, wor
 		PodsPerS: float64(n-int(failed.Load())) / elapsed.Seconds(),
 		P50ms:    ms(quantile(all, 0.5)), P99ms: ms(quantile(all, 0.99)),
 		APIServerCPUPerPod: ms(api1-api0) / float64(n), EtcdCPUPerPod: ms(etcd1-etcd0) / float64(n),
+		APIServerNetCPUPerPod: (ms(api1-api0) - apiIdle*ms(elapsed)) / float64(n),
+		EtcdNetCPUPerPod:      (ms(etcd1-etcd0) - etcdIdle*ms(elapsed)) / float64(n),
+		APIServerIdleMsPerS:   apiIdle * 1000, EtcdIdleMsPerS: etcdIdle * 1000,
 		WebhookCPUPerPod: ms(hook1-hook0) / float64(n), MachineCPUPerPod: ms(busy1-busy0) / float64(n)}
 	if s, ok := firstErr.Load().(string); ok {
 		r.FirstFail = s

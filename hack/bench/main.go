@@ -512,8 +512,8 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 			}
 			res.Repeat = r
 			rep.E2E = append(rep.E2E, res)
-			logf("e2e %d: %s: %d pods in %.1fs = %.0f pods/s, p50 %.1f ms p99 %.1f ms, CPU per pod: kube-apiserver %.3f ms, etcd %.3f ms, webhook %.3f ms, machine %.2f ms, %d failed %s",
-				r, c.name, res.Pods, res.Seconds, res.PodsPerS, res.P50ms, res.P99ms, res.APIServerCPUPerPod, res.EtcdCPUPerPod,
+			logf("e2e %d: %s: %d pods in %.1fs = %.0f pods/s, p50 %.1f ms p99 %.1f ms, CPU per pod: kube-apiserver %.3f ms (%.3f less idle %.0f ms/s), etcd %.3f ms, webhook %.3f ms, machine %.2f ms, %d failed %s",
+				r, c.name, res.Pods, res.Seconds, res.PodsPerS, res.P50ms, res.P99ms, res.APIServerCPUPerPod, res.APIServerNetCPUPerPod, res.APIServerIdleMsPerS, res.EtcdCPUPerPod,
 				res.WebhookCPUPerPod, res.MachineCPUPerPod, res.Failed, res.FirstFail)
 			if res.Failed > 0 {
 				return fmt.Errorf("e2e %s: %d of %d pods failed: %s", c.name, res.Failed, res.Pods, res.FirstFail)
