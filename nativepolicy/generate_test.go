@@ -57,8 +57,12 @@ func TestModesBecomeValidationActions(t *testing.T) {
 					t.Errorf("binding %s: policy %s actions %v, want %v", b.Name, b.Spec.PolicyName, b.Spec.ValidationActions, want)
 				}
 			}
-			if msg := p.Validating[0].Spec.Validations[0].MessageExpression; !strings.HasPrefix(msg, tc.podMessagePrefix) {
-				t.Errorf("pod message expression %q, want prefix %q", msg, tc.podMessagePrefix)
+			vars := p.Validating[0].Spec.Variables
+			if msg := vars[len(vars)-1]; msg.Name != "message" || !strings.HasPrefix(msg.Expression, tc.podMessagePrefix) {
+				t.Errorf("pod message variable %+v, want an expression starting %q", msg, tc.podMessagePrefix)
+			}
+			if me := p.Validating[0].Spec.Validations[0].MessageExpression; !strings.HasPrefix(me, "size(bytes(variables.message)) <= 5120 ? variables.message : ") {
+				t.Errorf("messageExpression %q does not cut messages over 5 KiB", me)
 			}
 			if r := p.Validating[0].Spec.Validations[0].Reason; r == nil || *r != metav1.StatusReasonForbidden {
 				t.Errorf("reason %v, want Forbidden", r)

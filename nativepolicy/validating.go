@@ -96,7 +96,7 @@ const TruncatedMarker = " ... (cut to the API server's 5 KiB message limit; "
 // cut is by characters: 4,500 when all are ASCII, else 1,100 (at most 4 bytes
 // each).
 func capMessage(msg, list string) string {
-	return "size(bytes(" + msg + ")) <= " + strconv.Itoa(maxMessageBytes) + " ? " + msg + " : (" + msg + ").substring(0, size(bytes(" + msg + ")) == size(" + msg + ") ? 4500 : 1100) + " +
+	return "size(bytes(" + msg + ")) <= " + strconv.Itoa(maxMessageBytes) + " ? " + msg + " : " + msg + ".substring(0, size(bytes(" + msg + ")) == size(" + msg + ") ? 4500 : 1100) + " +
 		lit(TruncatedMarker) + " + string(size(variables." + list + ")) + ' " + list + " in all)'"
 }
 
@@ -271,10 +271,10 @@ func (g *generator) validating(t target, mode config.Mode) admissionregistration
 			MatchConstraints: g.matchResources(t.rules),
 			MatchConditions:  append(g.exemptions(), t.inScope...),
 			FailurePolicy:    failClosed,
-			Variables:        g.variables(t),
+			Variables:        append(g.variables(t), admissionregistrationv1.Variable{Name: "message", Expression: msg}),
 			Validations: []admissionregistrationv1.Validation{{
 				Expression:        "size(variables.violations) == 0",
-				MessageExpression: capMessage(msg, "violations"),
+				MessageExpression: capMessage("variables.message", "violations"),
 				Reason:            &forbidden,
 			}},
 			AuditAnnotations: []admissionregistrationv1.AuditAnnotation{{
@@ -334,10 +334,11 @@ func (g *generator) warnings(t target, mode config.Mode) admissionregistrationv1
 			MatchConstraints: g.matchResources(t.rules),
 			MatchConditions:  append(g.exemptions(), t.inScope...),
 			FailurePolicy:    failClosed,
-			Variables:        append(g.variables(t), g.warningVariables()...),
+			Variables: append(append(g.variables(t), g.warningVariables()...),
+				admissionregistrationv1.Variable{Name: "message", Expression: "variables.warnings.join('; ')"}),
 			Validations: []admissionregistrationv1.Validation{{
 				Expression:        expr,
-				MessageExpression: capMessage("variables.warnings.join('; ')", "warnings"),
+				MessageExpression: capMessage("variables.message", "warnings"),
 			}},
 		},
 	}
