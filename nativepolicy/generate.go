@@ -52,6 +52,8 @@ type Policies struct {
 	// Gaps are the places where the native policies do not say what the Go
 	// engine says, for the YAML's header and the docs.
 	Gaps []string
+	// Comments says, by object name, what each policy does, for the YAML.
+	Comments map[string]string
 }
 
 // Generate compiles cfg, which must be defaulted and valid (config.Load does
@@ -61,18 +63,24 @@ func Generate(cfg *config.AdmissionConfiguration, opts Options) (*Policies, erro
 	if err := g.compileScopes(); err != nil {
 		return nil, err
 	}
-	p := &Policies{Gaps: g.gaps()}
+	p := &Policies{Gaps: g.gaps(), Comments: map[string]string{}}
 	for _, t := range []target{podTarget(), workloadTarget()} {
-		mode := cfg.Mode
+		mode, what, field := cfg.Mode, "Pods (CREATE, UPDATE, pods/ephemeralcontainers)", "mode"
 		if t.workload {
-			mode = cfg.WorkloadMode
+			mode, what, field = cfg.WorkloadMode, "the pod templates of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, ReplicationControllers and PodTemplates", "workloadMode"
 		}
+		p.Comments[t.name] = fmt.Sprintf("Every rule for %s, under %s %q: validationActions %v.", what, field, mode, actionsFor(mode))
+		p.Comments[strings.Replace(t.name, ".", "-warnings.", 1)] = "The engine's warnings that are not violations, for the same objects (Warn only)."
 		vap := g.validating(t, mode)
 		p.Validating = append(p.Validating, vap)
 		p.ValidatingBindings = append(p.ValidatingBindings, g.validatingBinding(vap.Name, actionsFor(mode)))
 		w := g.warnings(t, mode)
 		p.Validating = append(p.Validating, w)
 		p.ValidatingBindings = append(p.ValidatingBindings, g.validatingBinding(w.Name, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Warn}))
+	}
+	p.Comments[DefaultsPolicy] = "The defaults for new HostProcess pods: nodeSelector kubernetes.io/os=windows and the configured tolerations, only what is missing."
+	if cfg.Defaults.LocalGroupNodeAffinity {
+		p.Comments[DefaultsPolicy] += " defaults.localGroupNodeAffinity is NOT compiled: the mutating webhook adds it (enforcement: both)."
 	}
 	if m, ok := g.mutating(); ok {
 		p.Mutating = append(p.Mutating, m)

@@ -50,19 +50,26 @@ func Render(p *Policies, header string) ([]byte, error) {
 	for _, gap := range p.Gaps {
 		b.WriteString(wrapComment("- "+gap, "#   ", 100))
 	}
-	var objs []any
+	type object struct {
+		obj     any
+		comment string
+	}
+	var objs []object
 	for i := range p.Validating {
-		objs = append(objs, &p.Validating[i], &p.ValidatingBindings[i])
+		objs = append(objs, object{&p.Validating[i], p.Comments[p.Validating[i].Name]}, object{&p.ValidatingBindings[i], ""})
 	}
 	for i := range p.Mutating {
-		objs = append(objs, &p.Mutating[i], &p.MutatingBindings[i])
+		objs = append(objs, object{&p.Mutating[i], p.Comments[p.Mutating[i].Name]}, object{&p.MutatingBindings[i], ""})
 	}
 	for _, o := range objs {
-		y, err := yaml.Marshal(o)
+		y, err := yaml.Marshal(o.obj)
 		if err != nil {
-			return nil, fmt.Errorf("encoding %T: %w", o, err)
+			return nil, fmt.Errorf("encoding %T: %w", o.obj, err)
 		}
 		b.WriteString("---\n")
+		if o.comment != "" {
+			b.WriteString(wrapComment(o.comment, "# ", 100))
+		}
 		b.Write(bytes.ReplaceAll(y, []byte("  creationTimestamp: null\n"), nil))
 	}
 	return b.Bytes(), nil
