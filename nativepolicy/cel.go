@@ -53,8 +53,8 @@ func imageRegexp(pattern string) string {
 // level is true.)
 func hostProcessOf(s string) string {
 	c := "c.?securityContext.?windowsOptions.?hostProcess.orValue(false) == true"
-	return "(" + s + ".?securityContext.?windowsOptions.?hostProcess.orValue(false) == true || " +
-		s + ".?initContainers.orValue([]).exists(c, " + c + ") || " +
-		s + ".?containers.orValue([]).exists(c, " + c + ") || " +
+	return "(" + s + ".?securityContext.?windowsOptions.?hostProcess.orValue(false) == true ||\n" +
+		s + ".?initContainers.orValue([]).exists(c, " + c + ") ||\n" +
+		s + ".?containers.orValue([]).exists(c, " + c + ") ||\n" +
 		s + ".?ephemeralContainers.orValue([]).exists(c, " + c + "))"
 }

@@ -145,18 +145,18 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		src := func(opt, pod string) string {
 			return opt + ".hasValue() ? 'c' : (variables." + pod + "Set ? 'p' : '')"
 		}
-		return "variables.spec.?" + list + ".orValue([]).transformList(i, c, {" +
-			"'name': dyn(c.name), " +
-			"'qname': dyn(" + quoteCEL("c.name") + "), " +
-			"'k': dyn(i" + offset + "), " +
-			"'image': dyn(c.?image.orValue('')), " +
-			"'hp': dyn(" + win + ".?hostProcess.orValue(variables.podHP)), " +
-			"'hpSrc': dyn(" + src(win+".?hostProcess", "podHP") + "), " +
-			"'user': dyn(" + win + ".?runAsUserName.orValue(variables.podUser)), " +
-			"'userSrc': dyn(" + src(win+".?runAsUserName", "podUser") + "), " +
-			"'nr': dyn(" + sc + ".?runAsNonRoot.orValue(variables.podNR)), " +
-			"'nrSrc': dyn(" + src(sc+".?runAsNonRoot", "podNR") + "), " +
-			"'privileged': dyn(" + sc + ".?privileged.orValue(false))})"
+		return "variables.spec.?" + list + ".orValue([]).transformList(i, c, {\n" +
+			"  'name': dyn(c.name),\n" +
+			"  'qname': dyn(" + quoteCEL("c.name") + "),\n" +
+			"  'k': dyn(i" + offset + "),\n" +
+			"  'image': dyn(c.?image.orValue('')),\n" +
+			"  'hp': dyn(" + win + ".?hostProcess.orValue(variables.podHP)),\n" +
+			"  'hpSrc': dyn(" + src(win+".?hostProcess", "podHP") + "),\n" +
+			"  'user': dyn(" + win + ".?runAsUserName.orValue(variables.podUser)),\n" +
+			"  'userSrc': dyn(" + src(win+".?runAsUserName", "podUser") + "),\n" +
+			"  'nr': dyn(" + sc + ".?runAsNonRoot.orValue(variables.podNR)),\n" +
+			"  'nrSrc': dyn(" + src(sc+".?runAsNonRoot", "podNR") + "),\n" +
+			"  'privileged': dyn(" + sc + ".?privileged.orValue(false))})"
 	}
 	podWin := "variables.spec.?securityContext.?windowsOptions"
 	vars := []admissionregistrationv1.Variable{
@@ -170,8 +170,8 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		v("podUser", podWin+".?runAsUserName.orValue('')"),
 		v("podNRSet", "variables.spec.?securityContext.?runAsNonRoot.hasValue()"),
 		v("podNR", "variables.spec.?securityContext.?runAsNonRoot.orValue(false)"),
-		v("containers", container("initContainers", "")+" + "+
-			container("containers", " + size(variables.spec.?initContainers.orValue([]))")+" + "+
+		v("containers", container("initContainers", "")+" +\n"+
+			container("containers", " + size(variables.spec.?initContainers.orValue([]))")+" +\n"+
 			container("ephemeralContainers", " + size(variables.spec.?initContainers.orValue([])) + size(variables.spec.?containers.orValue([]))")),
 	}
 	// The first container that inherits the pod level's user (runAsNonRoot):
@@ -238,8 +238,8 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		return "variables.containers.filter(x, !(" + strings.Join(m, " || ") + ")).map(x, " +
 			vio("image", "'container ' + x.qname + ': image ' + "+quoteCEL("x.image")+" + "+lit(" is not allowed (allowed: "+s.allowedImages+")")) + ")"
 	})))
-	vars = append(vars, v("violations", "variables.mixedViolations + variables.hostNetworkViolations + variables.userViolations + variables.inheritUserViolations + "+
-		"variables.nonRootViolations + variables.windowsOSViolations + variables.namespaceViolations + variables.imageViolations"))
+	vars = append(vars, v("violations", "variables.mixedViolations +\nvariables.hostNetworkViolations +\nvariables.userViolations +\nvariables.inheritUserViolations +\n"+
+		"variables.nonRootViolations +\nvariables.windowsOSViolations +\nvariables.namespaceViolations +\nvariables.imageViolations"))
 	return vars
 }
 
