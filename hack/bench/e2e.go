@@ -324,9 +324,18 @@ func e2ePod(pod *corev1.Pod) *corev1.Pod {
 // whole machine per pod created.
 func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, workers, pid int) e2eRun {
 	pods := e.cs.CoreV1().Pods(e.namespace)
-	// The idle rates, over idle seconds right before the run, after a second
-	// for the watches to finish with the previous run's deletions.
-	time.Sleep(time.Second)
+	// The idle rates, over idle seconds right before the run, once
+	// kube-apiserver has finished with the previous run's deletions (10,000
+	// watch events for its cache and serve's informers): until a second
+	// costs it less than 50 ms of CPU, or 30 s.
+	for i := 0; i < 30; i++ {
+		a, _ := cpuTime(e.apiserverPID)
+		time.Sleep(time.Second)
+		b, _ := cpuTime(e.apiserverPID)
+		if b-a < 50*time.Millisecond {
+			break
+		}
+	}
 	apiIdle0, _ := cpuTime(e.apiserverPID)
 	etcdIdle0, _ := cpuTime(e.etcdPID)
 	idleStart := time.Now()
