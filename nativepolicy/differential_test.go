@@ -3,6 +3,7 @@
 package nativepolicy_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -161,6 +162,31 @@ func TestDifferentialAgainstTheAPIServer(t *testing.T) {
 		t.Logf("phase %s: %d cases (%d corpus, %d random), %d disagreements", ph.name, len(probes), len(probes)-ph.random, ph.random, failures)
 	}
 	t.Logf("differential test: %d cases, %d requests to each API server; outcomes: %v", total, requests, counts)
+
+	// Delete removes every policy: the pod the policies denied is admitted.
+	cfg, err := config.Decode([]byte(fmt.Sprintf(richConfig, "enforce", "enforce")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := nativepolicy.Generate(cfg, nativepolicy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nativepolicy.Delete(context.Background(), native.cs.AdmissionregistrationV1(), p); err != nil {
+		t.Fatal(err)
+	}
+	bad := validPod()
+	bad.Spec.EphemeralContainers = nil
+	bad.Spec.SecurityContext.WindowsOptions.RunAsUserName = ptr.To("Administrator")
+	obj, path := object("Pod", "hp-system", "after-delete", bad)
+	body, _ := json.Marshal(obj)
+	eventually(t, 30*time.Second, "the pod to be admitted once the policies are deleted", func() error {
+		a, _, err := native.sendRaw(http.MethodPost, path+"?dryRun=All", "", body)
+		if err == nil && (a.Code != http.StatusCreated || a.NodeSelector != nil) {
+			err = fmt.Errorf("%v", a)
+		}
+		return err
+	})
 }
 
 // runProbes sends every probe to c, a few at a time, and returns the answers

@@ -293,57 +293,36 @@ func installNative(t *testing.T, c *cluster, cfg *config.AdmissionConfiguration)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	ar := c.cs.AdmissionregistrationV1()
+	// Decoded from the YAML again, so that what is applied is the YAML.
+	var parsed nativepolicy.Policies
 	for _, doc := range strings.Split(string(out), "\n---\n")[1:] {
 		var tm metav1.TypeMeta
 		if err := yaml.Unmarshal([]byte(doc), &tm); err != nil {
 			t.Fatal(err)
 		}
-		var err error
 		switch tm.Kind {
 		case "ValidatingAdmissionPolicy":
 			var o admissionregistrationv1.ValidatingAdmissionPolicy
 			mustUnmarshal(t, doc, &o)
-			if old, gerr := ar.ValidatingAdmissionPolicies().Get(ctx, o.Name, metav1.GetOptions{}); gerr == nil {
-				o.ResourceVersion = old.ResourceVersion
-				_, err = ar.ValidatingAdmissionPolicies().Update(ctx, &o, metav1.UpdateOptions{})
-			} else {
-				_, err = ar.ValidatingAdmissionPolicies().Create(ctx, &o, metav1.CreateOptions{})
-			}
+			parsed.Validating = append(parsed.Validating, o)
 		case "ValidatingAdmissionPolicyBinding":
 			var o admissionregistrationv1.ValidatingAdmissionPolicyBinding
 			mustUnmarshal(t, doc, &o)
-			if old, gerr := ar.ValidatingAdmissionPolicyBindings().Get(ctx, o.Name, metav1.GetOptions{}); gerr == nil {
-				o.ResourceVersion = old.ResourceVersion
-				_, err = ar.ValidatingAdmissionPolicyBindings().Update(ctx, &o, metav1.UpdateOptions{})
-			} else {
-				_, err = ar.ValidatingAdmissionPolicyBindings().Create(ctx, &o, metav1.CreateOptions{})
-			}
+			parsed.ValidatingBindings = append(parsed.ValidatingBindings, o)
 		case "MutatingAdmissionPolicy":
 			var o admissionregistrationv1.MutatingAdmissionPolicy
 			mustUnmarshal(t, doc, &o)
-			if old, gerr := ar.MutatingAdmissionPolicies().Get(ctx, o.Name, metav1.GetOptions{}); gerr == nil {
-				o.ResourceVersion = old.ResourceVersion
-				_, err = ar.MutatingAdmissionPolicies().Update(ctx, &o, metav1.UpdateOptions{})
-			} else {
-				_, err = ar.MutatingAdmissionPolicies().Create(ctx, &o, metav1.CreateOptions{})
-			}
+			parsed.Mutating = append(parsed.Mutating, o)
 		case "MutatingAdmissionPolicyBinding":
 			var o admissionregistrationv1.MutatingAdmissionPolicyBinding
 			mustUnmarshal(t, doc, &o)
-			if old, gerr := ar.MutatingAdmissionPolicyBindings().Get(ctx, o.Name, metav1.GetOptions{}); gerr == nil {
-				o.ResourceVersion = old.ResourceVersion
-				_, err = ar.MutatingAdmissionPolicyBindings().Update(ctx, &o, metav1.UpdateOptions{})
-			} else {
-				_, err = ar.MutatingAdmissionPolicyBindings().Create(ctx, &o, metav1.CreateOptions{})
-			}
+			parsed.MutatingBindings = append(parsed.MutatingBindings, o)
 		default:
 			t.Fatalf("unexpected kind %q in the generated YAML", tm.Kind)
 		}
-		if err != nil {
-			t.Fatalf("applying %s: %v", tm.Kind, err)
-		}
+	}
+	if err := nativepolicy.Apply(context.Background(), c.cs.AdmissionregistrationV1(), &parsed); err != nil {
+		t.Fatal(err)
 	}
 	// The policies' status.typeChecking is written by kube-controller-manager,
 	// which this control plane does not run: waitForMode proves them instead.
