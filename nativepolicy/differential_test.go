@@ -190,7 +190,8 @@ func TestDifferentialAgainstTheAPIServer(t *testing.T) {
 }
 
 // runProbes sends every probe to c, a few at a time, and returns the answers
-// in order.
+// in order. It is called in a goroutine: it reports errors with t.Error and
+// the caller checks t.Failed.
 func runProbes(t *testing.T, c *cluster, phase string, probes []probe) [][]answer {
 	out := make([][]answer, len(probes))
 	work := make(chan int)
@@ -218,7 +219,7 @@ func runProbes(t *testing.T, c *cluster, phase string, probes []probe) [][]answe
 	close(work)
 	wg.Wait()
 	if firstErr != nil {
-		t.Fatal(firstErr)
+		t.Error(firstErr) // not Fatal: this runs in a goroutine of its own
 	}
 	return out
 }

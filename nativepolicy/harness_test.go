@@ -65,7 +65,8 @@ rules:
 - level: None
 `
 
-// startCluster starts a control plane with an audit log. withWebhook installs
+// startCluster starts a control plane with an audit log; nil, with the test
+// failed, when it cannot. withWebhook installs
 // the webhook configurations (every pod-bearing resource, no
 // matchConditions: the webhook decides) for a serve process.
 func startCluster(t *testing.T, name string, withWebhook bool) *cluster {
@@ -73,7 +74,8 @@ func startCluster(t *testing.T, name string, withWebhook bool) *cluster {
 	dir := t.TempDir()
 	policyFile := filepath.Join(dir, "audit-policy.yaml")
 	if err := os.WriteFile(policyFile, []byte(auditPolicy), 0o600); err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return nil
 	}
 	c := &cluster{name: name, auditLog: filepath.Join(dir, "audit.log")}
 	opts := []testenv.Option{testenv.WithAPIServerFlags(
@@ -85,13 +87,26 @@ func startCluster(t *testing.T, name string, withWebhook bool) *cluster {
 	if withWebhook {
 		opts = append(opts, testenv.WithWebhookInstallOptions(webhookConfigurations()))
 	}
-	c.env = testenv.Start(t, opts...)
+	// testenv.New, not Start: this may run in a goroutine of its own, where
+	// t.Fatal must not be called.
+	env, err := testenv.New(opts...)
+	if err != nil {
+		t.Errorf("starting the %s control plane: %v", name, err)
+		return nil
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping the %s control plane: %v", name, err)
+		}
+	})
+	c.env = env
 	cfg := rest.CopyConfig(c.env.Config)
 	cfg.QPS, cfg.Burst = -1, -1
 	c.cs = kubernetes.NewForConfigOrDie(cfg)
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return nil
 	}
 	c.http, c.host = hc, strings.TrimSuffix(cfg.Host, "/")
 	return c
