@@ -9,15 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +31,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/internal/servetest"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
 	"github.com/hostprocess-admission/hostprocess-admission/nativepolicy"
 )
@@ -156,144 +154,22 @@ func webhookConfigurations() envtest.WebhookInstallOptions {
 }
 
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	buildBinary = servetest.Binary
+	writeFile   = servetest.WriteFile
+	eventually  = servetest.Eventually
 )
 
-// buildBinary builds the hostprocess-admission binary once for the package's
-// tests, into a directory removed when the process exits.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		root, err := testenv.RepoRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "nativepolicy-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "hostprocess-admission")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// logBuffer collects a process's output.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+func TestMain(m *testing.M) { servetest.Main(m) }
 
 // startServe runs the real serve command for c's webhook configurations.
-func startServe(t *testing.T, c *cluster, bin string, cfg []byte) {
+func startServe(t *testing.T, c *cluster, _ string, cfg []byte) {
 	t.Helper()
 	w := c.env.Environment.WebhookInstallOptions
-	c.serveConfig = filepath.Join(t.TempDir(), "config.yaml")
-	writeFile(t, c.serveConfig, cfg)
-	probe := freeAddr(t)
-	cmd := exec.Command(bin, "serve",
-		"--config", c.serveConfig,
-		"--kubeconfig", c.env.Kubeconfig,
-		"--cert-dir", w.LocalServingCertDir,
-		"--port", strconv.Itoa(w.LocalServingPort),
-		"--metrics-bind-address", freeAddr(t),
-		"--health-probe-bind-address", probe,
-		"--config-reload-interval", "200ms",
-	)
-	logs := &logBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		if t.Failed() {
-			out := logs.String()
-			if len(out) > 4000 {
-				out = out[len(out)-4000:]
-			}
-			t.Logf("serve logs (tail):\n%s", out)
-		}
+	p := servetest.Start(t, servetest.Options{
+		Kubeconfig: c.env.Kubeconfig, CertDir: w.LocalServingCertDir, Port: w.LocalServingPort,
+		Config: cfg, ReadyTimeout: 90 * time.Second,
 	})
-	eventually(t, 90*time.Second, "serve to become ready", func() error {
-		resp, err := http.Get("http://" + probe + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz %d", resp.StatusCode)
-		}
-		return nil
-	})
-}
-
-func writeFile(t *testing.T, path string, data []byte) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %v", what, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	c.serveConfig = p.ConfigPath
 }
 
 // installNative applies the generated policies for cfg to c, from their

@@ -3,15 +3,11 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +24,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/hostprocess-admission/hostprocess-admission/internal/servetest"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
 )
 
@@ -92,24 +89,11 @@ func webhookConfigurations() envtest.WebhookInstallOptions {
 
 // serveProcess is a running `hostprocess-admission serve`.
 type serveProcess struct {
+	*servetest.Process
 	cmd        *exec.Cmd
 	configPath string
 	probeAddr  string
 	metricsURL string
-	mu         sync.Mutex
-	logs       bytes.Buffer
-}
-
-func (s *serveProcess) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.logs.Write(p)
-}
-
-func (s *serveProcess) Logs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.logs.String()
 }
 
 func (s *serveProcess) setConfig(t *testing.T, mode, workloadMode string) {
@@ -119,98 +103,26 @@ func (s *serveProcess) setConfig(t *testing.T, mode, workloadMode string) {
 
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	servetest.WriteFile(t, path, []byte(content))
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+var (
+	freeAddr   = servetest.FreeAddr
+	eventually = servetest.Eventually
+)
 
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "hostprocess-admission")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+func TestMain(m *testing.M) { servetest.Main(m) }
 
 // startServe runs the serve command against env with the test configuration;
 // args are added after the default flags and override them (e.g. "--port").
 func startServe(t *testing.T, env *testenv.Env, args ...string) *serveProcess {
 	t.Helper()
-	bin := buildBinary(t)
 	w := env.Environment.WebhookInstallOptions
-	s := &serveProcess{configPath: filepath.Join(t.TempDir(), "config.yaml"), probeAddr: freeAddr(t)}
-	metricsAddr := freeAddr(t)
-	s.metricsURL = "http://" + metricsAddr + "/metrics"
-	s.setConfig(t, "enforce", "warn")
-	s.cmd = exec.Command(bin, "serve",
-		"--config", s.configPath,
-		"--kubeconfig", env.Kubeconfig,
-		"--cert-dir", w.LocalServingCertDir,
-		"--port", strconv.Itoa(w.LocalServingPort),
-		"--metrics-bind-address", metricsAddr,
-		"--health-probe-bind-address", s.probeAddr,
-		"--config-reload-interval", "200ms",
-	)
-	s.cmd.Args = append(s.cmd.Args, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s, s
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		_ = s.cmd.Wait()
-		if t.Failed() {
-			t.Logf("serve logs:\n%s", s.Logs())
-		}
+	p := servetest.Start(t, servetest.Options{
+		Kubeconfig: env.Kubeconfig, CertDir: w.LocalServingCertDir, Port: w.LocalServingPort,
+		Config: []byte(fmt.Sprintf(testConfig, "enforce", "warn")), Args: args,
 	})
-	eventually(t, 60*time.Second, "serve to become ready", func() error {
-		resp, err := http.Get("http://" + s.probeAddr + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("readyz %d", resp.StatusCode)
-		}
-		return nil
-	})
-	return s
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return &serveProcess{Process: p, cmd: p.Cmd, configPath: p.ConfigPath, probeAddr: p.ProbeAddr, metricsURL: p.MetricsURL}
 }
 
 // warnings collects the warnings the API server returns to the client.
