@@ -36,6 +36,7 @@ type options struct {
 	maxRate       int
 	e2ePods       int
 	e2eRepeats    int
+	e2ePlainOnly  bool
 	searchRepeats int
 	profileSecs   int
 	e2eWorkers    int
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&o.repeats, "repeats", 3, "repeats of the constant-rate runs; figures are medians")
 	flag.IntVar(&o.searchRepeats, "search-repeats", 1, "repeats of the maximum-rate search")
 	flag.IntVar(&o.e2eRepeats, "e2e-repeats", 5, "repeats of the end-to-end runs")
+	flag.BoolVar(&o.e2ePlainOnly, "e2e-plain-only", false, "only the plain-pod cases (none-plain and plain), for more repeats of them in the same time")
 	flag.StringVar(&rates, "rates", "500,1000", "constant rates (requests/s) for the latency figures")
 	flag.DurationVar(&o.fixedDuration, "fixed-duration", 4*time.Second, "length of each constant-rate run")
 	flag.DurationVar(&o.stepDuration, "step-duration", 2*time.Second, "length of each step of the maximum-rate search")
@@ -478,6 +480,9 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 		webhooks bool
 		pod      *corev1.Pod
 	}{{"none", false, hp}, {"hostprocess", true, hp}, {"none-plain", false, plain}, {"plain", true, plain}}
+	if o.e2ePlainOnly {
+		cases = cases[2:]
+	}
 	// Warm the API server (and the webhook connection) up, unmeasured.
 	if err := e.setWebhooks(ctx, true); err != nil {
 		return err
@@ -489,7 +494,9 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 		// repeats run each baseline before its case, even ones after it.
 		order := slices.Clone(cases)
 		if r%2 == 0 {
-			order[0], order[1], order[2], order[3] = cases[1], cases[0], cases[3], cases[2]
+			for i := 0; i+1 < len(order); i += 2 {
+				order[i], order[i+1] = order[i+1], order[i]
+			}
 		}
 		for _, c := range order {
 			t0 := time.Now()
