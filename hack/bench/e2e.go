@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
+	"github.com/hostprocess-admission/hostprocess-admission/nativepolicy"
 )
 
 // e2eRun is one batch of pod creations through the API server.
@@ -184,6 +185,9 @@ type e2eBench struct {
 	etcdURL string
 	vwc     *admissionregistrationv1.ValidatingWebhookConfiguration
 	mwc     *admissionregistrationv1.MutatingWebhookConfiguration
+	// native are the policies generated from the built-in configuration,
+	// which the chart's default values also use.
+	native *nativepolicy.Policies
 }
 
 func newE2E(ctx context.Context, env *testenv.Env, namespace string, vwc *admissionregistrationv1.ValidatingWebhookConfiguration,
@@ -217,11 +221,26 @@ func (e *e2eBench) canary() *corev1.Pod {
 	return pod
 }
 
-// setWebhooks registers or removes the configurations and waits until the
-// API server acts accordingly.
-func (e *e2eBench) setWebhooks(ctx context.Context, on bool) error {
+// enforcement is what judges the pods of a run: nothing, the chart's webhook
+// configurations, or the native policies generated from the same
+// configuration (nativepolicy), evaluated inside kube-apiserver.
+type enforcement int
+
+const (
+	enforceNone enforcement = iota
+	enforceWebhooks
+	enforceNative
+)
+
+func (m enforcement) String() string {
+	return [...]string{"none", "webhooks", "native policies"}[m]
+}
+
+// setEnforcement registers the configurations or policies of m, removes the
+// others, and waits until the API server acts accordingly.
+func (e *e2eBench) setEnforcement(ctx context.Context, m enforcement) error {
 	adm := e.cs.AdmissionregistrationV1()
-	if on {
+	if m == enforceWebhooks {
 		if _, err := adm.ValidatingWebhookConfigurations().Create(ctx, e.vwc.DeepCopy(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
 		}
@@ -236,24 +255,33 @@ func (e *e2eBench) setWebhooks(ctx context.Context, on bool) error {
 			return err
 		}
 	}
-	// Bounded wait: the API server's webhook configuration informer picks the
-	// change up within a second or so.
+	if m == enforceNative {
+		if err := nativepolicy.Apply(ctx, adm, e.native); err != nil {
+			return err
+		}
+	} else if err := nativepolicy.Delete(ctx, adm, e.native); err != nil {
+		return err
+	}
+	// Bounded wait: the API server's informers pick the change up within a
+	// second or so. Both the webhook and the policies deny the canary with the
+	// same violation message.
+	on := m != enforceNone
 	var last error
 	for i := 0; i < 300; i++ {
 		_, err := e.cs.CoreV1().Pods(e.namespace).Create(ctx, e.canary(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		denied := err != nil && strings.Contains(err.Error(), "HostProcess policy")
+		denied := err != nil && strings.Contains(err.Error(), `"Administrator" is not allowed`)
 		if on == denied {
-			// Twice in a row, so that both configurations are in force.
+			// Twice in a row, so that every configuration is in force.
 			if i > 0 && last == nil {
 				return nil
 			}
 			last = nil
 		} else {
-			last = fmt.Errorf("webhooks on=%v: canary pod: %v", on, err)
+			last = fmt.Errorf("%s: canary pod: %v", m, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("the API server did not apply the webhook configurations (on=%v) in 30s: %v", on, last)
+	return fmt.Errorf("the API server did not apply %s in 30s: %v", m, last)
 }
 
 // clean deletes every pod in the namespace and waits until none is left.

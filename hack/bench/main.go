@@ -21,8 +21,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/hostprocess-admission/hostprocess-admission/config"
 	"github.com/hostprocess-admission/hostprocess-admission/hack/bench/internal/host"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
+	"github.com/hostprocess-admission/hostprocess-admission/nativepolicy"
 )
 
 type options struct {
@@ -58,7 +60,7 @@ func main() {
 	flag.IntVar(&o.repeats, "repeats", 3, "repeats of the constant-rate runs; figures are medians")
 	flag.IntVar(&o.searchRepeats, "search-repeats", 1, "repeats of the maximum-rate search")
 	flag.IntVar(&o.e2eRepeats, "e2e-repeats", 5, "repeats of the end-to-end runs")
-	flag.BoolVar(&o.e2ePlainOnly, "e2e-plain-only", false, "only the plain-pod cases (none-plain and plain), for more repeats of them in the same time")
+	flag.BoolVar(&o.e2ePlainOnly, "e2e-plain-only", false, "only the plain-pod cases (none-plain, plain and native-plain), for more repeats of them in the same time")
 	flag.StringVar(&rates, "rates", "500,1000", "constant rates (requests/s) for the latency figures")
 	flag.DurationVar(&o.fixedDuration, "fixed-duration", 4*time.Second, "length of each constant-rate run")
 	flag.DurationVar(&o.stepDuration, "step-duration", 2*time.Second, "length of each step of the maximum-rate search")
@@ -472,30 +474,37 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 	if err != nil {
 		return err
 	}
+	if e.native, err = nativepolicy.Generate(config.Default(), nativepolicy.Options{}); err != nil {
+		return err
+	}
 	hp, plain := e2ePod(hostProcessPod(e.namespace)), e2ePod(plainPod(e.namespace))
-	// Each case with webhooks has its baseline without them, with the same
-	// pods: none for hostprocess, none-plain for plain.
+	// Each case is measured against the baseline without any enforcement that
+	// creates the same pods in the same repeat: none for hostprocess and
+	// native, none-plain for plain and native-plain.
 	cases := []struct {
-		name     string
-		webhooks bool
-		pod      *corev1.Pod
-	}{{"none", false, hp}, {"hostprocess", true, hp}, {"none-plain", false, plain}, {"plain", true, plain}}
+		name string
+		mode enforcement
+		pod  *corev1.Pod
+	}{
+		{"none", enforceNone, hp}, {"hostprocess", enforceWebhooks, hp}, {"native", enforceNative, hp},
+		{"none-plain", enforceNone, plain}, {"plain", enforceWebhooks, plain}, {"native-plain", enforceNative, plain},
+	}
 	if o.e2ePlainOnly {
-		cases = cases[2:]
+		cases = cases[3:]
 	}
 	// Warm the API server (and the webhook connection) up, unmeasured.
-	if err := e.setWebhooks(ctx, true); err != nil {
+	if err := e.setEnforcement(ctx, enforceWebhooks); err != nil {
 		return err
 	}
 	e.run(ctx, "warmup", hp, 200, o.e2eWorkers, a.pid())
 	for r := 1; r <= o.e2eRepeats; r++ {
 		// Every run leaves deleted pods in etcd's history until the next
 		// compaction, so later runs of a repeat tend to be slower: odd
-		// repeats run each baseline before its case, even ones after it.
+		// repeats run each baseline before its cases, even ones after them.
 		order := slices.Clone(cases)
 		if r%2 == 0 {
-			for i := 0; i+1 < len(order); i += 2 {
-				order[i], order[i+1] = order[i+1], order[i]
+			for i := 0; i+2 < len(order); i += 3 {
+				slices.Reverse(order[i : i+3])
 			}
 		}
 		for _, c := range order {
@@ -504,7 +513,7 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 				return err
 			}
 			logf("e2e: pods deleted in %.1fs", time.Since(t0).Seconds())
-			if err := e.setWebhooks(ctx, c.webhooks); err != nil {
+			if err := e.setEnforcement(ctx, c.mode); err != nil {
 				return err
 			}
 			var profiled <-chan error
@@ -530,5 +539,5 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 	if err := e.clean(ctx); err != nil {
 		return err
 	}
-	return e.setWebhooks(ctx, false)
+	return e.setEnforcement(ctx, enforceNone)
 }

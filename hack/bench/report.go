@@ -98,7 +98,7 @@ var e2eMetrics = []struct {
 }
 
 // e2eBaseline is the case without webhooks that creates the same pods.
-var e2eBaseline = map[string]string{"hostprocess": "none", "plain": "none-plain"}
+var e2eBaseline = map[string]string{"hostprocess": "none", "plain": "none-plain", "native": "none", "native-plain": "none-plain"}
 
 type goal struct {
 	Goal   string  `json:"goal"`
@@ -265,6 +265,10 @@ func (r *report) checkGoals() {
 	e2e("e2e kube-apiserver CPU per HostProcess pod (less idle), webhooks / none ≤ 1.3", "hostprocess/apiserver_net_cpu", 1.3, false)
 	e2e("e2e HostProcess pods/s, webhooks / none ≥ 0.8", "hostprocess/pods_per_s", 0.8, true)
 	e2e("e2e plain pods/s, chart configurations / none ≥ 0.97", "plain/pods_per_s", 0.97, true)
+	// The native policies (issue 14) against the same goals as the webhooks.
+	e2e("e2e kube-apiserver CPU per plain pod (less idle), native policies / none ≤ 1.03", "native-plain/apiserver_net_cpu", 1.03, false)
+	e2e("e2e kube-apiserver CPU per HostProcess pod (less idle), native policies / none ≤ 1.3", "native/apiserver_net_cpu", 1.3, false)
+	e2e("e2e HostProcess pods/s, native policies / none ≥ 0.8", "native/pods_per_s", 0.8, true)
 	if b, ok := r.GoBench["BenchmarkEvaluate"]; ok {
 		abs("BenchmarkEvaluate ≤ 2 µs/op", b.NsPerOp/1000, 2)
 		r.Goals = append(r.Goals, goal{Goal: "BenchmarkEvaluate ≤ 10 allocs/op", Value: b.AllocsPerOp, Target: 10, Met: b.AllocsPerOp <= 10})
@@ -335,7 +339,7 @@ func (r *report) markdown() string {
 			w(" %s |", m.label)
 		}
 		w("\n|---|%s\n", strings.Repeat("---:|", len(e2eMetrics)))
-		for _, c := range []string{"hostprocess", "plain"} {
+		for _, c := range []string{"hostprocess", "native", "plain", "native-plain"} {
 			w("| %s |", e2eLabel[c])
 			for _, m := range e2eMetrics {
 				sp, ok := r.E2ERatios[c+"/"+m.name]
@@ -393,11 +397,13 @@ func atoi(s string) int {
 	return n
 }
 
-var e2eCases = []string{"none", "hostprocess", "none-plain", "plain"}
+var e2eCases = []string{"none", "hostprocess", "native", "none-plain", "plain", "native-plain"}
 
 var e2eLabel = map[string]string{
-	"none":        "no webhooks, HostProcess pods",
-	"hostprocess": "chart webhooks, HostProcess pods",
-	"none-plain":  "no webhooks, plain Linux pods",
-	"plain":       "chart webhooks, plain Linux pods",
+	"none":         "no webhooks, HostProcess pods",
+	"hostprocess":  "chart webhooks, HostProcess pods",
+	"none-plain":   "no webhooks, plain Linux pods",
+	"plain":        "chart webhooks, plain Linux pods",
+	"native":       "native policies, HostProcess pods",
+	"native-plain": "native policies, plain Linux pods",
 }
