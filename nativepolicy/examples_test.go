@@ -84,8 +84,24 @@ func TestNativePoliciesGiveTheDemosOutcomes(t *testing.T) {
 	if code, _, e := kubectl("apply", "-f", "examples/namespace.yaml"); code != 0 {
 		t.Fatalf("kubectl apply -f examples/namespace.yaml: %s", e)
 	}
+	// Each kind of policy comes into force on its own: wait for the validating
+	// policies, the defaults (MutatingAdmissionPolicy) and the warnings.
 	eventually(t, 60*time.Second, "the native policies to deny examples/rejected/bad-user.yaml", func() error {
 		if code, _, e := kubectl("create", "--dry-run=server", "-f", "examples/rejected/bad-user.yaml"); code == 0 || !strings.Contains(e, policyMarker) {
+			return fmt.Errorf("exit %d: %s", code, e)
+		}
+		return nil
+	})
+	eventually(t, 60*time.Second, "the native defaults to add the nodeSelector", func() error {
+		code, o, e := kubectl("create", "--dry-run=server", "-f", "examples/admitted/network-service-pod.yaml", "-o", "jsonpath={.spec.nodeSelector}")
+		if code != 0 || !strings.Contains(o, `"kubernetes.io/os":"windows"`) {
+			return fmt.Errorf("exit %d: %s%s", code, o, e)
+		}
+		return nil
+	})
+	eventually(t, 60*time.Second, "the native warnings", func() error {
+		code, _, e := kubectl("create", "--dry-run=server", "-f", "examples/admitted/kube-proxy.yaml")
+		if code != 0 || !strings.Contains(e, "privileged is ignored for HostProcess containers") {
 			return fmt.Errorf("exit %d: %s", code, e)
 		}
 		return nil
