@@ -15,8 +15,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
@@ -171,21 +169,7 @@ func (e *Executor) writeKubeconfig(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("TokenRequest for ServiceAccount %s/%s bound to pod %s: %w", r.Namespace, sa, e.Pod.Name, err)
 	}
-	tokenFile := filepath.Join(e.Dir, "serviceaccount", "token")
-	if err := os.MkdirAll(filepath.Dir(tokenFile), 0o700); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(tokenFile, []byte(tr.Status.Token), 0o600); err != nil {
-		return "", err
-	}
-	cfg := r.Cluster.Config
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["cluster"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["serviceaccount"] = &clientcmdapi.AuthInfo{TokenFile: tokenFile}
-	kc.Contexts["serviceaccount"] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: "serviceaccount", Namespace: r.Namespace}
-	kc.CurrentContext = "serviceaccount"
-	path := filepath.Join(e.Dir, "kubeconfig")
-	return path, clientcmd.WriteToFile(*kc, path)
+	return writeTokenKubeconfig(e.Dir, r.Namespace, r.Cluster.Config.Host, r.Cluster.Config.CAData, tr.Status.Token)
 }
 
 // SetGroupFile makes the next Start keep the node's local groups in path.

@@ -237,21 +237,7 @@ func (w *Webhook) writeKubeconfig(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("TokenRequest for ServiceAccount %s/%s: %w", r.Namespace, w.ServiceAccount, err)
 	}
-	tokenFile := filepath.Join(w.Dir, "serviceaccount", "token")
-	if err := os.MkdirAll(filepath.Dir(tokenFile), 0o700); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(tokenFile, []byte(tr.Status.Token), 0o600); err != nil {
-		return "", err
-	}
-	cfg := r.Cluster.Config
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["cluster"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["serviceaccount"] = &clientcmdapi.AuthInfo{TokenFile: tokenFile}
-	kc.Contexts["serviceaccount"] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: "serviceaccount", Namespace: r.Namespace}
-	kc.CurrentContext = "serviceaccount"
-	path := filepath.Join(w.Dir, "kubeconfig")
-	return path, clientcmd.WriteToFile(*kc, path)
+	return writeTokenKubeconfig(w.Dir, r.Namespace, r.Cluster.Config.Host, r.Cluster.Config.CAData, tr.Status.Token)
 }
 
 // pointService writes the EndpointSlice name that points the webhook
@@ -501,4 +487,24 @@ func (r *Release) checkCABundle(ctx context.Context, secretName string) error {
 		}
 	}
 	return nil
+}
+
+// writeTokenKubeconfig writes token to DIR/serviceaccount/token and a
+// kubeconfig, DIR/kubeconfig, that reads it as a pod's projected token is
+// read: the server and CA of the cluster, the namespace as its default.
+func writeTokenKubeconfig(dir, namespace, server string, caData []byte, token string) (string, error) {
+	tokenFile := filepath.Join(dir, "serviceaccount", "token")
+	if err := os.MkdirAll(filepath.Dir(tokenFile), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		return "", err
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["cluster"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caData}
+	kc.AuthInfos["serviceaccount"] = &clientcmdapi.AuthInfo{TokenFile: tokenFile}
+	kc.Contexts["serviceaccount"] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: "serviceaccount", Namespace: namespace}
+	kc.CurrentContext = "serviceaccount"
+	path := filepath.Join(dir, "kubeconfig")
+	return path, clientcmd.WriteToFile(*kc, path)
 }
