@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
@@ -44,7 +43,7 @@ type CollectOptions struct {
 
 // Collect reads the namespaces, workloads and Pods of the cluster with paginated lists, so
 // that only one page of objects is held at a time, and evaluates them under p.
-func Collect(ctx context.Context, cs kubernetes.Interface, p *policy.Policy, o CollectOptions) (*Result, error) {
+func Collect(ctx context.Context, cs Clients, p *policy.Policy, o CollectOptions) (*Result, error) {
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = DefaultChunkSize
 	}

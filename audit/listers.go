@@ -4,7 +4,6 @@ import (
 	"context"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -15,7 +14,7 @@ type lister struct {
 }
 
 // listers returns a lister for each of WorkloadKinds, in that order, then for Pods.
-func listers(cs kubernetes.Interface, ns string) []lister {
+func listers(cs Clients, ns string) []lister {
 	apps, batch, core := cs.AppsV1(), cs.BatchV1(), cs.CoreV1()
 	return []lister{
 		{"deployments", func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/hostprocess-admission/hostprocess-admission/audit"
 	"github.com/hostprocess-admission/hostprocess-admission/audit/audittest"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
 )
@@ -54,14 +55,17 @@ func fixtureCluster(t *testing.T) (*testenv.Env, *audittest.Fixtures) {
 	return sharedEnv, sharedFixtures
 }
 
-// clientset returns a protobuf clientset for env, as the audit command builds it.
-func clientset(t *testing.T, env *testenv.Env) kubernetes.Interface {
+// clientset returns the audit's protobuf clients for env, as the audit command builds them.
+func clientset(t *testing.T, env *testenv.Env) audit.Clients {
 	t.Helper()
 	cfg := *env.Config
 	cfg.ContentType = runtime.ContentTypeProtobuf
-	cs, err := kubernetes.NewForConfig(&cfg)
+	cs, err := audit.NewClients(&cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cs
 }
+
+// A clientset serves as the audit's Clients.
+var _ audit.Clients = kubernetes.Interface(nil)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hostprocess-admission/hostprocess-admission/audit"
@@ -141,10 +140,10 @@ func validFormat(f string) bool {
 	return false
 }
 
-// auditClient builds a clientset from the kubeconfig the way kubectl finds it. Built-in
+// auditClient builds the audit's clients from the kubeconfig the way kubectl finds it. Built-in
 // kinds are read as protobuf, which the API server encodes and the client decodes faster
 // than JSON.
-func auditClient(o *auditOptions) (kubernetes.Interface, error) {
+func auditClient(o *auditOptions) (audit.Clients, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context})
@@ -158,7 +157,7 @@ func auditClient(o *auditOptions) (kubernetes.Interface, error) {
 	// The audit makes a few large requests in a row; the default 5 QPS would only slow it.
 	cfg.QPS, cfg.Burst = 50, 100
 	cfg.UserAgent = "hostprocess-admission-audit"
-	return kubernetes.NewForConfig(cfg)
+	return audit.NewClients(cfg)
 }
 
 // isTerminal reports whether w is a character device, where the progress line is rewritten

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -197,7 +196,7 @@ func newKubeReporter(o executorOptions, stderr io.Writer) (*executor.KubeReporte
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = rest.DefaultKubernetesUserAgent() + " hostprocess-admission-executor"
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := executor.NewClients(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}

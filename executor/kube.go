@@ -22,7 +22,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -73,9 +75,42 @@ type TaskStatus struct {
 	LastRun      RunReport `json:"lastRun"`
 }
 
+// Clients are the API groups the reporter writes: Nodes and ConfigMaps, and
+// Events. A kubernetes.Clientset is one; NewClients builds one without the
+// other groups (see audit.Clients).
+type Clients interface {
+	CoreV1() corev1client.CoreV1Interface
+	EventsV1() eventsv1client.EventsV1Interface
+}
+
+type clients struct {
+	core   *corev1client.CoreV1Client
+	events *eventsv1client.EventsV1Client
+}
+
+func (c *clients) CoreV1() corev1client.CoreV1Interface       { return c.core }
+func (c *clients) EventsV1() eventsv1client.EventsV1Interface { return c.events }
+
+// NewClients builds the two groups' clients for cfg, sharing one HTTP client.
+func NewClients(cfg *rest.Config) (Clients, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	core, err := corev1client.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	events, err := eventsv1client.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	return &clients{core: core, events: events}, nil
+}
+
 // KubeReporterOptions configure a KubeReporter.
 type KubeReporterOptions struct {
-	Client kubernetes.Interface
+	Client Clients
 	// Node is the name of the Node object the executor runs on.
 	Node string
 	// Namespace holds the status ConfigMap: the executor's own namespace.
@@ -108,7 +143,7 @@ type KubeReporterOptions struct {
 // deletion, which would need delete permission on Nodes. Its annotation
 // hostprocess.dev/node names the node in full.
 type KubeReporter struct {
-	client    kubernetes.Interface
+	client    Clients
 	node      string
 	namespace string
 	configMap string
