@@ -89,8 +89,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: fullname}, vwc); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(vwc.Webhooks[0].MatchConditions); n != 2 {
-		t.Errorf("the stored pod webhook has %d matchConditions, want 2", n)
+	if n := len(vwc.Webhooks[0].MatchConditions); n != 1 {
+		t.Errorf("the stored pod webhook has %d matchConditions, want 1", n)
 	}
 	notes := helmCluster(t, "get", "notes", release, "-n", namespace)
 	for _, want := range []string{"kubectl apply --dry-run=server", "hostprocess-admitted", "hostprocess-rejected", `runAsUserName: "NT AUTHORITY\\SYSTEM"`} {

@@ -170,6 +170,19 @@ func TestMatchConditionsInTheAPIServer(t *testing.T) {
 			})
 		}
 	})
+	t.Run("HostProcess pods that carry the defaults skip the mutating webhook", func(t *testing.T) {
+		for _, tc := range defaultsCases(nil) {
+			t.Run(tc.name, func(t *testing.T) {
+				spec := hostProcessSpecs["hostProcess at pod level"]()
+				tc.set(&spec)
+				hook := "mutate.hostprocess.dev"
+				if !tc.lacks {
+					hook = "validate.hostprocess.dev"
+				}
+				expectReached(t, env.Client.Create(ctx, pod(covered, next(), spec)), hook)
+			})
+		}
+	})
 	t.Run("HostProcess pods in the release namespace and in opted-out namespaces never reach the webhook", func(t *testing.T) {
 		for _, ns := range []string{namespace, optedOut} {
 			p := pod(ns, next(), hostProcessSpecs["hostProcess at pod level"]())
@@ -334,6 +347,46 @@ func TestMatchConditionsInTheAPIServer(t *testing.T) {
 	})
 }
 
+// defaultsCase is a HostProcess pod spec change and whether the pod then
+// still lacks a default of the chart's config.defaults.
+type defaultsCase struct {
+	name  string
+	set   func(*corev1.PodSpec)
+	lacks bool
+}
+
+// osTerm requires kubernetes.io/os by a node affinity term.
+func osTerm(terms ...corev1.NodeSelectorTerm) *corev1.Affinity {
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}}
+}
+
+// defaultsCases are the node selector cases of policy.Default, with
+// tolerations set on every pod (nil for none).
+func defaultsCases(tolerations []corev1.Toleration) []defaultsCase {
+	osReq := corev1.NodeSelectorRequirement{Key: "kubernetes.io/os", Operator: corev1.NodeSelectorOpIn, Values: []string{"windows"}}
+	with := func(f func(*corev1.PodSpec)) func(*corev1.PodSpec) {
+		return func(s *corev1.PodSpec) { f(s); s.Tolerations = tolerations }
+	}
+	return []defaultsCase{
+		{"no nodeSelector", with(func(*corev1.PodSpec) {}), true},
+		{"nodeSelector kubernetes.io/os=windows", with(func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{"kubernetes.io/os": "windows"} }), false},
+		{"nodeSelector kubernetes.io/os=linux (constrained; the validating webhook judges the value)", with(func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{"kubernetes.io/os": "linux"} }), false},
+		{"another nodeSelector only", with(func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{"pool": "win"} }), true},
+		{"a required affinity term on kubernetes.io/os", with(func(s *corev1.PodSpec) { s.Affinity = osTerm(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{osReq}}) }), false},
+		{"a second required term on kubernetes.io/os", with(func(s *corev1.PodSpec) {
+			s.Affinity = osTerm(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"n"}}}},
+				corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{osReq}})
+		}), false},
+		{"kubernetes.io/os only in matchFields", with(func(s *corev1.PodSpec) {
+			s.Affinity = osTerm(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"n"}}}})
+		}), true},
+		{"kubernetes.io/os only preferred", with(func(s *corev1.PodSpec) {
+			s.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{
+				{Weight: 1, Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{osReq}}}}}}
+		}), true},
+	}
+}
+
 // workloadKinds build each workload kind with a pod template.
 var workloadKinds = []struct {
 	name     string
@@ -390,4 +443,99 @@ func sel() *metav1.LabelSelector {
 
 func template(spec corev1.PodSpec) corev1.PodTemplateSpec {
 	return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "x"}}, Spec: spec}
+}
+
+// The mutating webhook's condition is rendered from config.defaults: with
+// tolerations configured, a HostProcess pod skips the call only when it has
+// the node selector and every configured toleration, field for field.
+func TestMutatingConditionFollowsTheDefaults(t *testing.T) {
+	ctx := testContext(t, 8*time.Minute)
+	const ns = "match-defaults"
+	const tolerations = `config.defaults.tolerations=[{"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"},` +
+		`{"key":"example.com/pool","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}]`
+	install(t, "--set-json", tolerations)
+	noService := func() {
+		err := env.Client.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fullname}})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+	}
+	noService()
+	createNamespace(t, ctx, ns, nil)
+
+	osToleration := corev1.Toleration{Key: "os", Operator: corev1.TolerationOpEqual, Value: "windows", Effect: corev1.TaintEffectNoSchedule}
+	pool := corev1.Toleration{Key: "example.com/pool", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: new(int64(300))}
+	// Not node.kubernetes.io/not-ready or unreachable: the API server's
+	// DefaultTolerationSeconds plugin adds those to every pod before the
+	// webhooks run.
+	both := []corev1.Toleration{osToleration, pool}
+	i := 0
+	create := func(set func(*corev1.PodSpec)) error {
+		i++
+		spec := hostProcessSpecs["hostProcess at pod level"]()
+		set(&spec)
+		return env.Client.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("d%d", i)}, Spec: spec})
+	}
+	windows := func(tols ...corev1.Toleration) func(*corev1.PodSpec) {
+		return func(s *corev1.PodSpec) {
+			s.NodeSelector = map[string]string{"kubernetes.io/os": "windows"}
+			s.Tolerations = tols
+		}
+	}
+	changed := func(t corev1.Toleration, f func(*corev1.Toleration)) corev1.Toleration { f(&t); return t }
+
+	cases := defaultsCases(both)
+	for _, tc := range []struct {
+		name string
+		tols []corev1.Toleration
+	}{
+		{"no tolerations", nil},
+		{"only the first", []corev1.Toleration{osToleration}},
+		{"only the second", []corev1.Toleration{pool}},
+		{"the second without tolerationSeconds", []corev1.Toleration{osToleration, changed(pool, func(t *corev1.Toleration) { t.TolerationSeconds = nil })}},
+		{"the second with another tolerationSeconds", []corev1.Toleration{osToleration, changed(pool, func(t *corev1.Toleration) { t.TolerationSeconds = new(int64(301)) })}},
+		{"the first with another effect", []corev1.Toleration{changed(osToleration, func(t *corev1.Toleration) { t.Effect = corev1.TaintEffectNoExecute }), pool}},
+		{"the first with another value", []corev1.Toleration{changed(osToleration, func(t *corev1.Toleration) { t.Value = "Windows" }), pool}},
+		{"the first with operator Exists", []corev1.Toleration{changed(osToleration, func(t *corev1.Toleration) { t.Operator, t.Value = corev1.TolerationOpExists, "" }), pool}},
+	} {
+		cases = append(cases, defaultsCase{"nodeSelector and " + tc.name, windows(tc.tols...), true})
+	}
+	cases = append(cases,
+		defaultsCase{"nodeSelector and both tolerations, in the other order", windows(pool, osToleration), false},
+		defaultsCase{"nodeSelector and both tolerations, the first with operator empty (Equal)", windows(changed(osToleration, func(t *corev1.Toleration) { t.Operator = "" }), pool), false},
+		defaultsCase{"nodeSelector, both tolerations and another", windows(both[0], both[1], corev1.Toleration{Key: "gpu", Operator: corev1.TolerationOpExists}), false},
+	)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hook := "mutate.hostprocess.dev"
+			if !tc.lacks {
+				hook = "validate.hostprocess.dev"
+			}
+			expectReached(t, create(tc.set), hook)
+		})
+	}
+
+	// Every HostProcess pod reaches the mutating webhook again, once the
+	// API server has the upgraded configuration.
+	everyPodMutated := func(t *testing.T, args ...string) {
+		helmCluster(t, append([]string{"upgrade", release, chartDir(t), "-n", namespace, "--reuse-values"}, args...)...)
+		noService()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			err := create(windows(both...))
+			if err != nil && strings.Contains(err.Error(), errCalling("mutate.hostprocess.dev")) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a pod with every default still does not reach the mutating webhook: %v", err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	t.Run("webhook.skipDefaultedPods=false calls the mutating webhook for every HostProcess pod", func(t *testing.T) {
+		everyPodMutated(t, "--set", "webhook.skipDefaultedPods=false")
+	})
+	t.Run("so does config.defaults.localGroupNodeAffinity=true", func(t *testing.T) {
+		everyPodMutated(t, "--set", "webhook.skipDefaultedPods=true", "--set", "config.defaults.localGroupNodeAffinity=true")
+	})
 }

@@ -148,11 +148,10 @@ func TestMatchConditionsAreTheDocumentedCEL(t *testing.T) {
 		}
 	}
 	want := []string{
-		"validate.hostprocess.dev/hostprocess-pod",
-		"validate.hostprocess.dev/changes-containers",
+		"validate.hostprocess.dev/hostprocess-pod-change",
 		"validate-workloads.hostprocess.dev/hostprocess-template",
 		"validate-workloads.hostprocess.dev/changes-template",
-		"mutate.hostprocess.dev/hostprocess-pod",
+		"mutate.hostprocess.dev/hostprocess-pod-lacking-defaults",
 	}
 	gotNames := slices.Sorted(maps.Keys(got))
 	if !slices.Equal(gotNames, slices.Sorted(slices.Values(want))) {

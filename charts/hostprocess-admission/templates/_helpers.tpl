@@ -143,6 +143,52 @@ request.operation != 'UPDATE' || (has(request.subResource) && request.subResourc
 {{- end }}
 
 {{/*
+The validating pod webhook's one condition: a HostProcess pod, created or with
+its containers changed. One expression rather than two conditions, because the
+API server evaluates every condition of a webhook before it looks at the
+results, and && stops at the first part for the ordinary pods that make up
+nearly every request.
+*/}}
+{{- define "hostprocess-admission.cel.validatePod" -}}
+{{ include "hostprocess-admission.cel.podIsHostProcess" . }} && ({{ include "hostprocess-admission.cel.podChangesContainers" . }})
+{{- end }}
+
+{{/*
+The defaults a pod lacks, as policy.Default decides them from config.defaults:
+kubernetes.io/os is constrained by neither nodeSelector nor an expression of a
+required node affinity term, or a configured toleration is missing (same key,
+operator with "" meaning Equal, value, effect and tolerationSeconds). Strings
+are written with toJson, whose escapes CEL reads the same. "false" when
+nothing is defaulted.
+*/}}
+{{- define "hostprocess-admission.cel.podLacksDefaults" -}}
+{{- $d := .Values.config.defaults | default dict -}}
+{{- $parts := list -}}
+{{- if ne (toString $d.nodeSelector) "false" -}}
+{{- $parts = append $parts "!((has(object.spec.nodeSelector) && 'kubernetes.io/os' in object.spec.nodeSelector) || (has(object.spec.affinity) && has(object.spec.affinity.nodeAffinity) && has(object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution) && has(object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms) && object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.exists(t, has(t.matchExpressions) && t.matchExpressions.exists(r, r.key == 'kubernetes.io/os'))))" -}}
+{{- end -}}
+{{- range $d.tolerations -}}
+{{- $secs := "!has(h.tolerationSeconds)" -}}
+{{- if hasKey . "tolerationSeconds" -}}
+{{- $secs = printf "has(h.tolerationSeconds) && h.tolerationSeconds == %d" (int64 .tolerationSeconds) -}}
+{{- end -}}
+{{- $parts = append $parts (printf "!(has(object.spec.tolerations) && object.spec.tolerations.exists(h, (has(h.key) ? h.key : '') == %s && (has(h.operator) && h.operator != '' ? h.operator : 'Equal') == %s && (has(h.value) ? h.value : '') == %s && (has(h.effect) ? h.effect : '') == %s && %s))" (toJson (.key | default "")) (toJson (.operator | default "Equal")) (toJson (.value | default "")) (toJson (.effect | default "")) $secs) -}}
+{{- end -}}
+{{- if $parts }}{{ join " || " $parts }}{{ else }}false{{ end -}}
+{{- end }}
+
+{{/*
+The mutating webhook's one condition: a HostProcess pod, lacking a default
+(webhook.skipDefaultedPods, unless the local-group node affinity is
+defaulted, which depends on the namespace's rules).
+*/}}
+{{- define "hostprocess-admission.cel.mutatePod" -}}
+{{- $d := .Values.config.defaults | default dict -}}
+{{ include "hostprocess-admission.cel.podIsHostProcess" . }}
+{{- if and .Values.webhook.skipDefaultedPods (not $d.localGroupNodeAffinity) }} && ({{ include "hostprocess-admission.cel.podLacksDefaults" . }}){{ end }}
+{{- end }}
+
+{{/*
 Workloads: the pod template at spec.jobTemplate.spec.template.spec for
 CronJobs, template.spec for PodTemplates and spec.template.spec for the rest
 (Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs,
