@@ -3,6 +3,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"image/png"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/hostprocess-admission/hostprocess-admission/audit"
 )
@@ -44,8 +47,13 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 	res, _ := collectFixtures(t, "")
 	dir := t.TempDir()
 	page := filepath.Join(dir, "audit.html")
-	if err := os.WriteFile(page, render(t, res, audit.FormatHTML), 0o644); err != nil {
+	html := render(t, res, audit.FormatHTML)
+	if err := os.WriteFile(page, html, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// The page of the fixture cluster is the golden page of html_golden_test.go's "fixtures" case.
+	if want, err := os.ReadFile(filepath.Join("testdata", "html", "fixtures.html")); err != nil || !bytes.Equal(html, want) {
+		t.Errorf("the HTML of the fixture cluster is not testdata/html/fixtures.html (%v):\n%s", err, cmp.Diff(string(want), string(html)))
 	}
 	url := "file://" + page
 
