@@ -185,6 +185,9 @@ type e2eBench struct {
 	etcdURL string
 	vwc     *admissionregistrationv1.ValidatingWebhookConfiguration
 	mwc     *admissionregistrationv1.MutatingWebhookConfiguration
+	// bareVWC and bareMWC are the same configurations calling server B.
+	bareVWC *admissionregistrationv1.ValidatingWebhookConfiguration
+	bareMWC *admissionregistrationv1.MutatingWebhookConfiguration
 	// native are the policies generated from the built-in configuration,
 	// which the chart's default values also use.
 	native *nativepolicy.Policies
@@ -230,21 +233,42 @@ const (
 	enforceNone enforcement = iota
 	enforceWebhooks
 	enforceNative
+	// enforceBare is the chart's configurations calling server B, which
+	// admits everything without decoding.
+	enforceBare
 )
 
 func (m enforcement) String() string {
-	return [...]string{"none", "webhooks", "native policies"}[m]
+	return [...]string{"none", "webhooks", "native policies", "webhooks calling B"}[m]
 }
 
 // setEnforcement registers the configurations or policies of m, removes the
 // others, and waits until the API server acts accordingly.
 func (e *e2eBench) setEnforcement(ctx context.Context, m enforcement) error {
 	adm := e.cs.AdmissionregistrationV1()
-	if m == enforceWebhooks {
-		if _, err := adm.ValidatingWebhookConfigurations().Create(ctx, e.vwc.DeepCopy(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if m == enforceBare {
+		// B admits the canary as no configuration would: first point the
+		// configurations at a path B does not serve, and wait until the
+		// canary fails there, so that B's configurations are known to be
+		// in force once it is admitted again.
+		probeV, probeM := e.bareVWC.DeepCopy(), e.bareMWC.DeepCopy()
+		for i := range probeV.Webhooks {
+			probeV.Webhooks[i].ClientConfig.URL = ptr.To(strings.Replace(*probeV.Webhooks[i].ClientConfig.URL, "/validate", "/bench-probe", 1))
+		}
+		for i := range probeM.Webhooks {
+			probeM.Webhooks[i].ClientConfig.URL = ptr.To(strings.Replace(*probeM.Webhooks[i].ClientConfig.URL, "/mutate", "/bench-probe", 1))
+		}
+		if err := e.replaceWebhooks(ctx, probeV, probeM); err != nil {
 			return err
 		}
-		if _, err := adm.MutatingWebhookConfigurations().Create(ctx, e.mwc.DeepCopy(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := e.waitCanary(ctx, m, "failed calling webhook"); err != nil {
+			return err
+		}
+		if err := e.replaceWebhooks(ctx, e.bareVWC, e.bareMWC); err != nil {
+			return err
+		}
+	} else if m == enforceWebhooks {
+		if err := e.replaceWebhooks(ctx, e.vwc, e.mwc); err != nil {
 			return err
 		}
 	} else {
@@ -264,14 +288,44 @@ func (e *e2eBench) setEnforcement(ctx context.Context, m enforcement) error {
 	}
 	// Bounded wait: the API server's informers pick the change up within a
 	// second or so. Both the webhook and the policies deny the canary with the
-	// same violation message.
-	on := m != enforceNone
+	// same violation message; B admits it.
+	if m == enforceWebhooks || m == enforceNative {
+		return e.waitCanary(ctx, m, `"Administrator" is not allowed`)
+	}
+	return e.waitCanary(ctx, m, "")
+}
+
+// replaceWebhooks deletes the chart's configurations and creates vwc and
+// mwc, so that a switch between A and B takes effect.
+func (e *e2eBench) replaceWebhooks(ctx context.Context, vwc *admissionregistrationv1.ValidatingWebhookConfiguration, mwc *admissionregistrationv1.MutatingWebhookConfiguration) error {
+	adm := e.cs.AdmissionregistrationV1()
+	for _, err := range []error{
+		adm.ValidatingWebhookConfigurations().Delete(ctx, vwc.Name, metav1.DeleteOptions{}),
+		adm.MutatingWebhookConfigurations().Delete(ctx, mwc.Name, metav1.DeleteOptions{}),
+	} {
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	if _, err := adm.ValidatingWebhookConfigurations().Create(ctx, vwc.DeepCopy(), metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err := adm.MutatingWebhookConfigurations().Create(ctx, mwc.DeepCopy(), metav1.CreateOptions{})
+	return err
+}
+
+// waitCanary creates the canary pod with dry run until it fails with an
+// error containing refusal twice in a row, or, with refusal empty, is
+// admitted twice in a row.
+func (e *e2eBench) waitCanary(ctx context.Context, m enforcement, refusal string) error {
 	var last error
 	for i := 0; i < 300; i++ {
 		_, err := e.cs.CoreV1().Pods(e.namespace).Create(ctx, e.canary(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		denied := err != nil && strings.Contains(err.Error(), `"Administrator" is not allowed`)
-		if on == denied {
-			// Twice in a row, so that every configuration is in force.
+		ok := err == nil
+		if refusal != "" {
+			ok = err != nil && strings.Contains(err.Error(), refusal)
+		}
+		if ok {
 			if i > 0 && last == nil {
 				return nil
 			}

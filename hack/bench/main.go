@@ -39,6 +39,9 @@ type options struct {
 	e2ePods       int
 	e2eRepeats    int
 	e2ePlainOnly  bool
+	e2eNative     bool
+	e2eBare       bool
+	e2eUndefault  bool
 	searchRepeats int
 	profileSecs   int
 	e2eWorkers    int
@@ -60,7 +63,10 @@ func main() {
 	flag.IntVar(&o.repeats, "repeats", 3, "repeats of the constant-rate runs; figures are medians")
 	flag.IntVar(&o.searchRepeats, "search-repeats", 1, "repeats of the maximum-rate search")
 	flag.IntVar(&o.e2eRepeats, "e2e-repeats", 5, "repeats of the end-to-end runs")
-	flag.BoolVar(&o.e2ePlainOnly, "e2e-plain-only", false, "only the plain-pod cases (none-plain, plain and native-plain), for more repeats of them in the same time")
+	flag.BoolVar(&o.e2ePlainOnly, "e2e-plain-only", false, "only the plain-pod cases (none-plain, plain and, with -e2e-native, native-plain), for more repeats of them in the same time")
+	flag.BoolVar(&o.e2eNative, "e2e-native", false, "also the native-policy cases (native, native-plain): 2 more runs per repeat")
+	flag.BoolVar(&o.e2eBare, "e2e-bare", false, "also the chart's configurations calling B, which answers without decoding, with HostProcess pods (bare): what kube-apiserver spends on the calls whatever the server; 1 more run per repeat")
+	flag.BoolVar(&o.e2eUndefault, "e2e-undefaulted", false, "HostProcess pods without the nodeSelector kubernetes.io/os=windows, so that the mutating webhook is called and patches each one (by default they carry it, as DaemonSet pods do, and the chart's condition skips that call)")
 	flag.StringVar(&rates, "rates", "500,1000", "constant rates (requests/s) for the latency figures")
 	flag.DurationVar(&o.fixedDuration, "fixed-duration", 4*time.Second, "length of each constant-rate run")
 	flag.DurationVar(&o.stepDuration, "step-duration", 2*time.Second, "length of each step of the maximum-rate search")
@@ -237,7 +243,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	if !o.skipE2E {
-		if err := e2eTests(ctx, o, env, root, byName["A"], pk, rep); err != nil {
+		if err := e2eTests(ctx, o, env, root, byName["A"], byName["B"], pk, rep); err != nil {
 			return err
 		}
 	}
@@ -462,11 +468,18 @@ func (s *search) record(ok bool) {
 // roundRate rounds to a multiple of 25 requests/s.
 func roundRate(r float64) int { return max(25, int(r/25+0.5)*25) }
 
+func reversed[S ~[]E, E any](s S) S {
+	c := slices.Clone(s)
+	slices.Reverse(c)
+	return c
+}
+
 // e2eTests creates pods through the API server: without webhooks, with the
 // chart's webhook configurations for HostProcess pods, and for plain pods.
-func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *server, pk *pki, rep *report) error {
+func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a, b *server, pk *pki, rep *report) error {
 	logf("rendering the chart's webhook configurations")
-	vwc, mwc, err := chartWebhooks(ctx, env, filepath.Join(root, "charts", "hostprocess-admission"), fmt.Sprintf("https://127.0.0.1:%d", a.port), pk.caPEM)
+	chart := filepath.Join(root, "charts", "hostprocess-admission")
+	vwc, mwc, err := chartWebhooks(ctx, env, chart, fmt.Sprintf("https://127.0.0.1:%d", a.port), pk.caPEM)
 	if err != nil {
 		return err
 	}
@@ -474,23 +487,40 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 	if err != nil {
 		return err
 	}
+	// The same configurations calling B, which answers without decoding:
+	// what kube-apiserver spends on a webhook call whatever the server.
+	if e.bareVWC, e.bareMWC, err = chartWebhooks(ctx, env, chart, fmt.Sprintf("https://127.0.0.1:%d", b.port), pk.caPEM); err != nil {
+		return err
+	}
 	if e.native, err = nativepolicy.Generate(config.Default(), nativepolicy.Options{}); err != nil {
 		return err
 	}
 	hp, plain := e2ePod(hostProcessPod(e.namespace)), e2ePod(plainPod(e.namespace))
+	if o.e2eUndefault {
+		hp.Spec.NodeSelector = nil
+	}
 	// Each case is measured against the baseline without any enforcement that
 	// creates the same pods in the same repeat: none for hostprocess and
-	// native, none-plain for plain and native-plain.
-	cases := []struct {
+	// native, none-plain for plain and native-plain. The cases come in groups
+	// of a baseline and its cases (2 or 3).
+	type e2eCase struct {
 		name string
 		mode enforcement
 		pod  *corev1.Pod
-	}{
-		{"none", enforceNone, hp}, {"hostprocess", enforceWebhooks, hp}, {"native", enforceNative, hp},
-		{"none-plain", enforceNone, plain}, {"plain", enforceWebhooks, plain}, {"native-plain", enforceNative, plain},
 	}
-	if o.e2ePlainOnly {
-		cases = cases[3:]
+	var hpGroup, plainGroup []e2eCase
+	if !o.e2ePlainOnly {
+		hpGroup = []e2eCase{{"none", enforceNone, hp}, {"hostprocess", enforceWebhooks, hp}}
+		if o.e2eBare {
+			hpGroup = append(hpGroup, e2eCase{"bare", enforceBare, hp})
+		}
+		if o.e2eNative {
+			hpGroup = append(hpGroup, e2eCase{"native", enforceNative, hp})
+		}
+	}
+	plainGroup = []e2eCase{{"none-plain", enforceNone, plain}, {"plain", enforceWebhooks, plain}}
+	if o.e2eNative {
+		plainGroup = append(plainGroup, e2eCase{"native-plain", enforceNative, plain})
 	}
 	// Warm the API server (and the webhook connection) up, unmeasured.
 	if err := e.setEnforcement(ctx, enforceWebhooks); err != nil {
@@ -501,11 +531,9 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a *
 		// Every run leaves deleted pods in etcd's history until the next
 		// compaction, so later runs of a repeat tend to be slower: odd
 		// repeats run each baseline before its cases, even ones after them.
-		order := slices.Clone(cases)
+		order := slices.Concat(hpGroup, plainGroup)
 		if r%2 == 0 {
-			for i := 0; i+2 < len(order); i += 3 {
-				slices.Reverse(order[i : i+3])
-			}
+			order = slices.Concat(reversed(hpGroup), reversed(plainGroup))
 		}
 		for _, c := range order {
 			t0 := time.Now()

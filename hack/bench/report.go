@@ -98,7 +98,7 @@ var e2eMetrics = []struct {
 }
 
 // e2eBaseline is the case without webhooks that creates the same pods.
-var e2eBaseline = map[string]string{"hostprocess": "none", "plain": "none-plain", "native": "none", "native-plain": "none-plain"}
+var e2eBaseline = map[string]string{"hostprocess": "none", "bare": "none", "plain": "none-plain", "native": "none", "native-plain": "none-plain"}
 
 type goal struct {
 	Goal   string  `json:"goal"`
@@ -118,6 +118,10 @@ func (o options) describe() map[string]string {
 		"search":         fmt.Sprintf("from %d/s ×%.2f until a rate is not sustained, then %d bisections; at most %d/s", o.startRate, o.growth, o.bisections, o.maxRate),
 		"sustained":      fmt.Sprintf("100%% allowed responses, p99 < %s, ≥ %.0f%% of the rate sent", maxP99, minRateReached*100),
 		"e2e":            fmt.Sprintf("%d pods, %d workers", o.e2ePods, o.e2eWorkers),
+		"e2e_native":     fmt.Sprint(o.e2eNative),
+		"e2e_bare":       fmt.Sprint(o.e2eBare),
+		"e2e_hostprocess_pod": map[bool]string{false: "with nodeSelector kubernetes.io/os=windows, as DaemonSet pods are: the chart's condition skips the mutating webhook",
+			true: "without nodeSelector (-e2e-undefaulted): both webhooks are called and the mutating one patches each pod"}[o.e2eUndefault],
 	}
 }
 
@@ -330,6 +334,9 @@ func (r *report) markdown() string {
 		w("\nEnd to end: kube-apiserver creating pods (%s; median of %s repeats)\n\n", r.Options["e2e"], r.Options["e2e_repeats"])
 		w("| run | pods/s | p50 (ms) | p99 (ms) | kube-apiserver CPU per pod, less idle (ms) | kube-apiserver CPU per pod (ms) | etcd CPU per pod (ms) | webhook CPU per pod (ms) | machine CPU per pod (ms) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, c := range e2eCases {
+			if _, ran := r.E2EPodsPerS[c]; !ran {
+				continue
+			}
 			w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e2eLabel[c], num(r.E2EPodsPerS[c], "%.0f"),
 				num(r.E2EP50[c], "%.1f"), num(r.E2EP99[c], "%.1f"), num(r.E2EAPIServerNet[c], "%.3f"), num(r.E2EAPIServerCPU[c], "%.3f"), num(r.E2EEtcdCPU[c], "%.3f"),
 				fmt.Sprintf("%.3f", r.E2EWebhookCPU[c]), num(r.E2EMachineCPU[c], "%.2f"))
@@ -339,7 +346,10 @@ func (r *report) markdown() string {
 			w(" %s |", m.label)
 		}
 		w("\n|---|%s\n", strings.Repeat("---:|", len(e2eMetrics)))
-		for _, c := range []string{"hostprocess", "native", "plain", "native-plain"} {
+		for _, c := range []string{"hostprocess", "bare", "native", "plain", "native-plain"} {
+			if _, ran := r.E2EPodsPerS[c]; !ran {
+				continue
+			}
 			w("| %s |", e2eLabel[c])
 			for _, m := range e2eMetrics {
 				sp, ok := r.E2ERatios[c+"/"+m.name]
@@ -397,11 +407,12 @@ func atoi(s string) int {
 	return n
 }
 
-var e2eCases = []string{"none", "hostprocess", "native", "none-plain", "plain", "native-plain"}
+var e2eCases = []string{"none", "hostprocess", "bare", "native", "none-plain", "plain", "native-plain"}
 
 var e2eLabel = map[string]string{
 	"none":         "no webhooks, HostProcess pods",
 	"hostprocess":  "chart webhooks, HostProcess pods",
+	"bare":         "chart webhooks calling B (no decoding), HostProcess pods",
 	"none-plain":   "no webhooks, plain Linux pods",
 	"plain":        "chart webhooks, plain Linux pods",
 	"native":       "native policies, HostProcess pods",
