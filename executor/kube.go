@@ -154,6 +154,10 @@ type KubeReporter struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+	// loopCtx bounds the writer's requests; cancelLoop ends them only when
+	// Flush runs out of time (see Flush).
+	loopCtx    context.Context
+	cancelLoop context.CancelFunc
 
 	mu      sync.Mutex
 	pending kubePending
@@ -207,6 +211,7 @@ func NewKubeReporter(o KubeReporterOptions) (*KubeReporter, error) {
 	if k.retry <= 0 {
 		k.retry = DefaultKubeRetryInterval
 	}
+	k.loopCtx, k.cancelLoop = context.WithCancel(context.Background())
 	go k.loop()
 	return k, nil
 }
@@ -274,11 +279,20 @@ func (k *KubeReporter) RunFinished(_ context.Context, r RunReport) error {
 	return nil
 }
 
-// Flush stops the writer and writes what is pending, within ctx. Its error
-// says what could not be written; that is then lost.
+// Flush stops the writer and writes what is pending, within ctx. A write the
+// writer has in flight is let finish first: cancelled, it could have been
+// made by the API server with its answer lost, and the runs it carried would
+// then be given back and counted twice. Only when ctx ends first is it
+// cancelled. Its error says what could not be written; that is then lost.
 func (k *KubeReporter) Flush(ctx context.Context) error {
 	k.stopOnce.Do(func() { close(k.stop) })
-	<-k.done
+	select {
+	case <-k.done:
+	case <-ctx.Done():
+		k.cancelLoop()
+		<-k.done
+	}
+	defer k.cancelLoop()
 	return k.sync(ctx)
 }
 
@@ -293,15 +307,7 @@ func (k *KubeReporter) wake() {
 // every retry interval, until Flush.
 func (k *KubeReporter) loop() {
 	defer close(k.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-k.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := k.loopCtx
 	var retryC <-chan time.Time
 	for {
 		select {

@@ -52,6 +52,7 @@ func TestKubeReporter(t *testing.T) {
 	t.Run("labels the node local-groups-ready true when ensureLocalGroups finds every group and false when not", k.testLocalGroupsLabel)
 	t.Run("writes what an outage kept back on the next report", k.testOutageIsRetried)
 	t.Run("runs the tasks and writes the JSON lines when the API server refuses its token", k.testBadToken)
+	t.Run("lets a status write in flight finish at Flush, so that its runs are counted once", k.testFlushDuringWrite)
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -360,6 +361,68 @@ func (k *kubeTest) testOutageIsRetried(t *testing.T) {
 		cm, err := k.client.CoreV1().ConfigMaps(kubeTestNamespace).Get(ctx, StatusConfigMapName(nodeName), metav1.GetOptions{})
 		return err == nil && cm.Data["ok"] == jsonText(TaskStatus{SuccessCount: 2, LastRun: run}) && len(k.events(t, nodeName)) == 2
 	})
+}
+
+// slowAnswers holds the answer to every ConfigMap write for delay after the
+// API server has made it, as a loaded machine or network may, and signals
+// held when it holds one.
+type slowAnswers struct {
+	rt    http.RoundTripper
+	delay time.Duration
+	held  chan struct{}
+}
+
+func (s *slowAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.rt.RoundTrip(r)
+	if err != nil || r.Method == http.MethodGet || !strings.Contains(r.URL.Path, "/configmaps") {
+		return resp, err
+	}
+	select {
+	case s.held <- struct{}{}:
+	default:
+	}
+	select {
+	case <-time.After(s.delay):
+		return resp, nil
+	case <-r.Context().Done():
+		resp.Body.Close()
+		return nil, r.Context().Err()
+	}
+}
+
+// A cold CI run once counted a run twice: Flush cancelled the writer's
+// status write after the API server had made it, the runs went back to
+// pending, and Flush wrote them again.
+func (k *kubeTest) testFlushDuringWrite(t *testing.T) {
+	const nodeName = "win-flush"
+	k.node(t, nodeName)
+	slow := &slowAnswers{delay: 500 * time.Millisecond, held: make(chan struct{}, 1)}
+	cfg := rest.CopyConfig(k.env.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { slow.rt = rt; return slow }
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	rep := k.reporter(t, client, nodeName, log)
+	ctx := testCtx(t)
+	code := 3
+	now := time.Now()
+	run := RunReport{Node: nodeName, Task: "fail", Trigger: TriggerInterval, Outcome: OutcomeFailed, ExitCode: &code, Started: now, Finished: now, Output: Output{}}
+	if err := rep.RunFinished(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-slow.held:
+	case <-ctx.Done():
+		t.Fatal("the status ConfigMap was never written")
+	}
+	if err := rep.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v (log: %s)", err, log.String())
+	}
+	if got, want := k.status(t, nodeName).Data["fail"], jsonText(TaskStatus{FailureCount: 1, LastRun: run}); got != want {
+		t.Errorf("status of fail = %s, want %s (log: %s)", got, want, log.String())
+	}
 }
 
 func (k *kubeTest) testBadToken(t *testing.T) {
