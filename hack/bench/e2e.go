@@ -236,10 +236,13 @@ const (
 	// enforceBare is the chart's configurations calling server B, which
 	// admits everything without decoding.
 	enforceBare
+	// enforceFloor is the chart's configurations with the pod webhooks'
+	// matchConditions 'false': never called, evaluated for every pod.
+	enforceFloor
 )
 
 func (m enforcement) String() string {
-	return [...]string{"none", "webhooks", "native policies", "webhooks calling B"}[m]
+	return [...]string{"none", "webhooks", "native policies", "webhooks calling B", "webhooks never called"}[m]
 }
 
 // setEnforcement registers the configurations or policies of m, removes the
@@ -269,6 +272,28 @@ func (e *e2eBench) setEnforcement(ctx context.Context, m enforcement) error {
 		}
 	} else if m == enforceWebhooks {
 		if err := e.replaceWebhooks(ctx, e.vwc, e.mwc); err != nil {
+			return err
+		}
+	} else if m == enforceFloor {
+		// The canary reaches no webhook either: first A's configurations,
+		// which deny it, then these, under which it is admitted.
+		if err := e.replaceWebhooks(ctx, e.vwc, e.mwc); err != nil {
+			return err
+		}
+		if err := e.waitCanary(ctx, m, `"Administrator" is not allowed`); err != nil {
+			return err
+		}
+		floorV, floorM := e.vwc.DeepCopy(), e.mwc.DeepCopy()
+		never := []admissionregistrationv1.MatchCondition{{Name: "never", Expression: "false"}}
+		for i := range floorV.Webhooks {
+			if floorV.Webhooks[i].Name == "validate.hostprocess.dev" {
+				floorV.Webhooks[i].MatchConditions = never
+			}
+		}
+		for i := range floorM.Webhooks {
+			floorM.Webhooks[i].MatchConditions = never
+		}
+		if err := e.replaceWebhooks(ctx, floorV, floorM); err != nil {
 			return err
 		}
 	} else {

@@ -41,6 +41,7 @@ type options struct {
 	e2ePlainOnly  bool
 	e2eNative     bool
 	e2eBare       bool
+	e2eFloor      bool
 	e2eUndefault  bool
 	searchRepeats int
 	profileSecs   int
@@ -66,6 +67,7 @@ func main() {
 	flag.BoolVar(&o.e2ePlainOnly, "e2e-plain-only", false, "only the plain-pod cases (none-plain, plain and, with -e2e-native, native-plain), for more repeats of them in the same time")
 	flag.BoolVar(&o.e2eNative, "e2e-native", false, "also the native-policy cases (native, native-plain): 2 more runs per repeat")
 	flag.BoolVar(&o.e2eBare, "e2e-bare", false, "also the chart's configurations calling B, which answers without decoding, with HostProcess pods (bare): what kube-apiserver spends on the calls whatever the server; 1 more run per repeat")
+	flag.BoolVar(&o.e2eFloor, "e2e-floor", false, "also the chart's configurations with every pod webhook's matchConditions replaced by 'false', with plain pods (floor-plain): what any pod webhook costs a pod it is never called for; 1 more run per repeat")
 	flag.BoolVar(&o.e2eUndefault, "e2e-undefaulted", false, "HostProcess pods without the nodeSelector kubernetes.io/os=windows, so that the mutating webhook is called and patches each one (by default they carry it, as DaemonSet pods do, and the chart's condition skips that call)")
 	flag.StringVar(&rates, "rates", "500,1000", "constant rates (requests/s) for the latency figures")
 	flag.DurationVar(&o.fixedDuration, "fixed-duration", 4*time.Second, "length of each constant-rate run")
@@ -519,6 +521,9 @@ func e2eTests(ctx context.Context, o options, env *testenv.Env, root string, a, 
 		}
 	}
 	plainGroup = []e2eCase{{"none-plain", enforceNone, plain}, {"plain", enforceWebhooks, plain}}
+	if o.e2eFloor {
+		plainGroup = append(plainGroup, e2eCase{"floor-plain", enforceFloor, plain})
+	}
 	if o.e2eNative {
 		plainGroup = append(plainGroup, e2eCase{"native-plain", enforceNative, plain})
 	}

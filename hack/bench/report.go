@@ -98,7 +98,7 @@ var e2eMetrics = []struct {
 }
 
 // e2eBaseline is the case without webhooks that creates the same pods.
-var e2eBaseline = map[string]string{"hostprocess": "none", "bare": "none", "plain": "none-plain", "native": "none", "native-plain": "none-plain"}
+var e2eBaseline = map[string]string{"hostprocess": "none", "bare": "none", "plain": "none-plain", "floor-plain": "none-plain", "native": "none", "native-plain": "none-plain"}
 
 type goal struct {
 	Goal   string  `json:"goal"`
@@ -120,6 +120,7 @@ func (o options) describe() map[string]string {
 		"e2e":            fmt.Sprintf("%d pods, %d workers", o.e2ePods, o.e2eWorkers),
 		"e2e_native":     fmt.Sprint(o.e2eNative),
 		"e2e_bare":       fmt.Sprint(o.e2eBare),
+		"e2e_floor":      fmt.Sprint(o.e2eFloor),
 		"e2e_hostprocess_pod": map[bool]string{false: "with nodeSelector kubernetes.io/os=windows, as DaemonSet pods are: the chart's condition skips the mutating webhook",
 			true: "without nodeSelector (-e2e-undefaulted): both webhooks are called and the mutating one patches each pod"}[o.e2eUndefault],
 	}
@@ -346,7 +347,7 @@ func (r *report) markdown() string {
 			w(" %s |", m.label)
 		}
 		w("\n|---|%s\n", strings.Repeat("---:|", len(e2eMetrics)))
-		for _, c := range []string{"hostprocess", "bare", "native", "plain", "native-plain"} {
+		for _, c := range []string{"hostprocess", "bare", "native", "plain", "floor-plain", "native-plain"} {
 			if _, ran := r.E2EPodsPerS[c]; !ran {
 				continue
 			}
@@ -407,7 +408,7 @@ func atoi(s string) int {
 	return n
 }
 
-var e2eCases = []string{"none", "hostprocess", "bare", "native", "none-plain", "plain", "native-plain"}
+var e2eCases = []string{"none", "hostprocess", "bare", "native", "none-plain", "plain", "floor-plain", "native-plain"}
 
 var e2eLabel = map[string]string{
 	"none":         "no webhooks, HostProcess pods",
@@ -415,6 +416,7 @@ var e2eLabel = map[string]string{
 	"bare":         "chart webhooks calling B (no decoding), HostProcess pods",
 	"none-plain":   "no webhooks, plain Linux pods",
 	"plain":        "chart webhooks, plain Linux pods",
+	"floor-plain":  "chart webhooks with matchConditions 'false', plain Linux pods",
 	"native":       "native policies, HostProcess pods",
 	"native-plain": "native policies, plain Linux pods",
 }
