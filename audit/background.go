@@ -36,8 +36,8 @@ const DefaultInterval = 5 * time.Minute
 // changed; reports of namespaces without HostProcess objects (or being deleted) are deleted.
 //
 // The configuration is read before every pass, so a reloaded audit.enabled or
-// audit.interval applies from the next pass. While disabled, no pass runs and the reports
-// are left as they were.
+// audit.interval applies from the next pass. While disabled, no pass runs, the reports
+// are left as they were, and until the first enabled pass nothing is watched.
 type Background struct {
 	cache  cache.Cache
 	client client.Client
@@ -83,24 +83,22 @@ func (b *Background) NeedLeaderElection() bool { return true }
 
 // Start watches the Pods and workloads (the informers start here, on the leader, so that
 // other replicas hold no such cache), waits for the cache, then runs a pass every interval
-// until ctx ends.
+// until ctx ends. While the audit is disabled nothing is watched: the informers start with
+// the first pass, since a watch of every Pod costs the API server and serve something for
+// every Pod event in the cluster.
 func (b *Background) Start(ctx context.Context) error {
-	for _, obj := range append(watchedObjects(), namespaceMetadata()) {
-		if _, err := b.cache.GetInformer(ctx, obj); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("audit: watching %T: %w", obj, err)
-		}
-	}
-	if !b.cache.WaitForCacheSync(ctx) {
-		return nil
-	}
-	b.log.Info("background audit started")
+	watching := false
 	for {
 		p := b.policy()
 		interval := auditInterval(p.Config())
 		if auditEnabled(p.Config()) {
+			if !watching {
+				if err := b.watch(ctx); err != nil || ctx.Err() != nil {
+					return err
+				}
+				watching = true
+				b.log.Info("background audit started")
+			}
 			if err := b.RunOnce(ctx); err != nil && ctx.Err() == nil {
 				b.log.Error(err, "audit pass failed")
 			}
@@ -111,6 +109,20 @@ func (b *Background) Start(ctx context.Context) error {
 		case <-time.After(interval):
 		}
 	}
+}
+
+// watch starts the informers of the audited kinds and waits for their first lists.
+func (b *Background) watch(ctx context.Context) error {
+	for _, obj := range append(watchedObjects(), namespaceMetadata()) {
+		if _, err := b.cache.GetInformer(ctx, obj); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("audit: watching %T: %w", obj, err)
+		}
+	}
+	b.cache.WaitForCacheSync(ctx)
+	return nil
 }
 
 func auditEnabled(cfg *config.AdmissionConfiguration) bool {

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,11 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -66,11 +70,17 @@ func reportLines(results []openreports.ReportResult) []string {
 // configures its manager: the audit's cache settings and leader election.
 func startBackground(t *testing.T, env *testenv.Env, p *policy.Policy, reg *prometheus.Registry) {
 	t.Helper()
+	startBackgroundWith(t, env.Config, p, reg)
+}
+
+// startBackgroundWith runs the background audit in a manager of its own with cfg.
+func startBackgroundWith(t *testing.T, cfg *rest.Config, p *policy.Policy, reg *prometheus.Registry) {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := ctrl.NewManager(env.Config, manager.Options{
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:        "0",
@@ -328,4 +338,68 @@ func TestBackgroundAuditWritesReportsAndKeepsThemCurrent(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// podRequests counts the list and watch requests for Pods that pass through it.
+type podRequests struct {
+	rt http.RoundTripper
+	n  atomic.Int64
+}
+
+func (c *podRequests) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/pods") {
+		c.n.Add(1)
+	}
+	return c.rt.RoundTrip(r)
+}
+
+// A watch of every Pod costs the API server and serve something for every Pod
+// event in the cluster, so a disabled audit watches nothing.
+func TestBackgroundAuditWatchesNoPodsWhileDisabled(t *testing.T) {
+	env, _ := fixtureCluster(t)
+	for _, enabled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("audit.enabled=%t", enabled), func(t *testing.T) {
+			cfg := audittest.Config()
+			cfg.Audit.Enabled = &enabled
+			p, err := policy.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg := prometheus.NewRegistry()
+			counter := &podRequests{}
+			rc := rest.CopyConfig(env.Config)
+			rc.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
+			startBackgroundWith(t, rc, p, reg)
+			if enabled {
+				eventually(t, time.Minute, "the first pass", func() error {
+					if passes(t, reg) == 0 {
+						return errors.New("no pass yet")
+					}
+					return nil
+				})
+				if counter.n.Load() == 0 {
+					t.Error("the enabled audit ran a pass without listing Pods")
+				}
+				return
+			}
+			// Once this manager leads, its audit runs; give it 2 s more.
+			eventually(t, time.Minute, "the lease", func() error {
+				lease := &coordinationv1.Lease{}
+				if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "hostprocess-admission"}, lease); err != nil {
+					return err
+				}
+				if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+					return errors.New("no holder")
+				}
+				return nil
+			})
+			time.Sleep(2 * time.Second)
+			if n := counter.n.Load(); n != 0 {
+				t.Errorf("the disabled audit listed or watched Pods %d times", n)
+			}
+			if n := passes(t, reg); n != 0 {
+				t.Errorf("the disabled audit ran %d passes", n)
+			}
+		})
+	}
 }
