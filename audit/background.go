@@ -8,8 +8,6 @@ import (
 	"github.com/go-logr/logr"
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	"github.com/prometheus/client_golang/prometheus"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -30,16 +27,21 @@ import (
 const DefaultInterval = 5 * time.Minute
 
 // Background is the background audit: a manager.Runnable that, on the elected leader only,
-// evaluates every Pod and workload in the manager's informer cache at the configured
-// interval, sets the audit metrics, and writes one OpenReports Report per namespace with
+// reads every Pod and workload with paginated lists at the configured interval, as the audit
+// command does, evaluates them, sets the audit metrics, and writes one OpenReports Report per namespace with
 // HostProcess objects and a ClusterReport summary. A report is written only when its content
 // changed; reports of namespaces without HostProcess objects (or being deleted) are deleted.
 //
 // The configuration is read before every pass, so a reloaded audit.enabled or
-// audit.interval applies from the next pass. While disabled, no pass runs, the reports
-// are left as they were, and until the first enabled pass nothing is watched.
+// audit.interval applies from the next pass. While disabled, no pass runs and the reports
+// are left as they were.
+//
+// It watches nothing: a watch of every Pod would cost the API server and serve something
+// for every Pod event in the cluster, where a pass costs a list of each kind once per
+// interval, a page of 500 objects at a time, and no cache of them stays in memory
+// (docs/performance.md).
 type Background struct {
-	cache  cache.Cache
+	lists  Clients
 	client client.Client
 	policy func() *policy.Policy
 	m      *metrics
@@ -51,10 +53,9 @@ type Background struct {
 
 var _ manager.LeaderElectionRunnable = (*Background)(nil)
 
-// NewBackground returns the background audit for mgr. Add it with mgr.Add. The manager's
-// cache should be configured with CacheByObject; its scheme needs the built-in kinds only
-// (reports are written with a client of the audit's own scheme). The metrics are registered
-// with reg.
+// NewBackground returns the background audit for mgr. Add it with mgr.Add. It lists with
+// the manager's configuration and HTTP client, built-in kinds as protobuf; reports are
+// written with a client of the audit's own scheme. The metrics are registered with reg.
 func NewBackground(mgr manager.Manager, pol func() *policy.Policy, reg prometheus.Registerer, log logr.Logger) (*Background, error) {
 	// The report client writes reports only.
 	scheme := runtime.NewScheme()
@@ -71,34 +72,30 @@ func NewBackground(mgr manager.Manager, pol func() *policy.Policy, reg prometheu
 	if err != nil {
 		return nil, fmt.Errorf("audit: report client: %w", err)
 	}
+	lcfg := rest.CopyConfig(cfg)
+	lcfg.ContentType = runtime.ContentTypeProtobuf
+	lcfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	lists, err := newClients(lcfg, mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("audit: list clients: %w", err)
+	}
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("audit: registering metrics: %w", err)
 	}
-	return &Background{cache: mgr.GetCache(), client: c, policy: pol, m: m, log: log, now: time.Now}, nil
+	return &Background{lists: lists, client: c, policy: pol, m: m, log: log, now: time.Now}, nil
 }
 
 // NeedLeaderElection makes only the elected replica run the audit and write reports.
 func (b *Background) NeedLeaderElection() bool { return true }
 
-// Start watches the Pods and workloads (the informers start here, on the leader, so that
-// other replicas hold no such cache), waits for the cache, then runs a pass every interval
-// until ctx ends. While the audit is disabled nothing is watched: the informers start with
-// the first pass, since a watch of every Pod costs the API server and serve something for
-// every Pod event in the cluster.
+// Start runs a pass every interval until ctx ends.
 func (b *Background) Start(ctx context.Context) error {
-	watching := false
+	b.log.Info("background audit started")
 	for {
 		p := b.policy()
 		interval := auditInterval(p.Config())
 		if auditEnabled(p.Config()) {
-			if !watching {
-				if err := b.watch(ctx); err != nil || ctx.Err() != nil {
-					return err
-				}
-				watching = true
-				b.log.Info("background audit started")
-			}
 			if err := b.RunOnce(ctx); err != nil && ctx.Err() == nil {
 				b.log.Error(err, "audit pass failed")
 			}
@@ -109,20 +106,6 @@ func (b *Background) Start(ctx context.Context) error {
 		case <-time.After(interval):
 		}
 	}
-}
-
-// watch starts the informers of the audited kinds and waits for their first lists.
-func (b *Background) watch(ctx context.Context) error {
-	for _, obj := range append(watchedObjects(), namespaceMetadata()) {
-		if _, err := b.cache.GetInformer(ctx, obj); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("audit: watching %T: %w", obj, err)
-		}
-	}
-	b.cache.WaitForCacheSync(ctx)
-	return nil
 }
 
 func auditEnabled(cfg *config.AdmissionConfiguration) bool {
@@ -136,20 +119,12 @@ func auditInterval(cfg *config.AdmissionConfiguration) time.Duration {
 	return cfg.Audit.Interval.Duration
 }
 
-// namespaceMetadata is the metadata-only Namespace the cache holds (as serve's namespace
-// lookups do), which is all the audit needs: labels and the deletion timestamp.
-func namespaceMetadata() *metav1.PartialObjectMetadata {
-	obj := &metav1.PartialObjectMetadata{}
-	obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	return obj
-}
-
-// RunOnce runs one pass: it reads the cache, sets the metrics and writes the reports. The
-// cache must have synced (Start does that), and RunOnce must not run concurrently with Start.
+// RunOnce runs one pass: it lists the objects, sets the metrics and writes the reports. It
+// must not run concurrently with Start.
 func (b *Background) RunOnce(ctx context.Context) error {
 	start := b.now()
 	s := NewScanner(b.policy())
-	if err := b.scan(ctx, s); err != nil {
+	if err := collectInto(ctx, b.lists, s, CollectOptions{}); err != nil {
 		return err
 	}
 	res := s.Result()
@@ -160,53 +135,6 @@ func (b *Background) RunOnce(ctx context.Context) error {
 	b.log.V(1).Info("audit pass", "objects", res.Summary.Objects, "violating", res.Summary.Violating,
 		"pods", res.Summary.Scanned.Pods, "took", finished.Sub(start).String())
 	return err
-}
-
-// scan feeds the cache's namespaces, workloads (in the order of WorkloadKinds) and Pods to s.
-// The objects are not copied: the scanner only reads them.
-func (b *Background) scan(ctx context.Context, s *Scanner) error {
-	nsList := &metav1.PartialObjectMetadataList{}
-	nsList.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
-	if err := b.cache.List(ctx, nsList, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("listing namespaces from the cache: %w", err)
-	}
-	for i := range nsList.Items {
-		ns := &nsList.Items[i]
-		s.AddNamespace(ns.Name, ns.Labels, ns.DeletionTimestamp != nil)
-	}
-	lists := []struct {
-		list  client.ObjectList
-		items func(client.ObjectList) []client.Object
-	}{
-		{&appsv1.DeploymentList{}, func(l client.ObjectList) []client.Object { return ptrs(l.(*appsv1.DeploymentList).Items) }},
-		{&batchv1.CronJobList{}, func(l client.ObjectList) []client.Object { return ptrs(l.(*batchv1.CronJobList).Items) }},
-		{&appsv1.StatefulSetList{}, func(l client.ObjectList) []client.Object { return ptrs(l.(*appsv1.StatefulSetList).Items) }},
-		{&appsv1.DaemonSetList{}, func(l client.ObjectList) []client.Object { return ptrs(l.(*appsv1.DaemonSetList).Items) }},
-		{&corev1.ReplicationControllerList{}, func(l client.ObjectList) []client.Object {
-			return ptrs(l.(*corev1.ReplicationControllerList).Items)
-		}},
-		{&corev1.PodTemplateList{}, func(l client.ObjectList) []client.Object { return ptrs(l.(*corev1.PodTemplateList).Items) }},
-		{&appsv1.ReplicaSetList{}, func(l client.ObjectList) []client.Object { return ptrs(l.(*appsv1.ReplicaSetList).Items) }},
-		{&batchv1.JobList{}, func(l client.ObjectList) []client.Object { return ptrs(l.(*batchv1.JobList).Items) }},
-	}
-	for _, l := range lists {
-		if err := b.cache.List(ctx, l.list, client.UnsafeDisableDeepCopy); err != nil {
-			return fmt.Errorf("listing %T from the cache: %w", l.list, err)
-		}
-		for _, obj := range l.items(l.list) {
-			if err := s.AddWorkload(obj); err != nil {
-				return err
-			}
-		}
-	}
-	pods := &corev1.PodList{}
-	if err := b.cache.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("listing pods from the cache: %w", err)
-	}
-	for i := range pods.Items {
-		s.AddPod(&pods.Items[i])
-	}
-	return nil
 }
 
 // writeReports brings the reports in line with res, writing only those whose content changed.

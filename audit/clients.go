@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"net/http"
+
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	batchv1client "k8s.io/client-go/kubernetes/typed/batch/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -35,6 +37,10 @@ func NewClients(cfg *rest.Config) (Clients, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newClients(cfg, hc)
+}
+
+func newClients(cfg *rest.Config, hc *http.Client) (Clients, error) {
 	core, err := corev1client.NewForConfigAndClient(cfg, hc)
 	if err != nil {
 		return nil, err

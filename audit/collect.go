@@ -44,22 +44,34 @@ type CollectOptions struct {
 // Collect reads the namespaces, workloads and Pods of the cluster with paginated lists, so
 // that only one page of objects is held at a time, and evaluates them under p.
 func Collect(ctx context.Context, cs Clients, p *policy.Policy, o CollectOptions) (*Result, error) {
-	if o.ChunkSize <= 0 {
-		o.ChunkSize = DefaultChunkSize
-	}
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
 	}
+	s := NewScanner(p)
+	if err := collectInto(ctx, cs, s, o); err != nil {
+		return nil, err
+	}
+	res := s.Result()
+	res.Namespace = o.Namespace
+	res.GeneratedAt = now().UTC().Truncate(time.Second)
+	return res, nil
+}
+
+// collectInto feeds the namespaces, workloads (in the order of WorkloadKinds) and Pods that
+// paginated lists return to s, one page at a time.
+func collectInto(ctx context.Context, cs Clients, s *Scanner, o CollectOptions) error {
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = DefaultChunkSize
+	}
 	prog := newProgress(o)
 	defer prog.done()
-	s := NewScanner(p)
 	where := "in all namespaces"
 	if o.Namespace != "" {
 		where = "in namespace " + o.Namespace
 		ns, err := cs.CoreV1().Namespaces().Get(ctx, o.Namespace, metav1.GetOptions{})
 		if err != nil {
-			return nil, readError(err, "reading namespace "+o.Namespace)
+			return readError(err, "reading namespace "+o.Namespace)
 		}
 		s.AddNamespace(ns.Name, ns.Labels, ns.DeletionTimestamp != nil)
 	} else {
@@ -76,7 +88,7 @@ func Collect(ctx context.Context, cs Clients, p *policy.Policy, o CollectOptions
 			return list.Continue, nil
 		})
 		if err != nil {
-			return nil, readError(err, "listing namespaces")
+			return readError(err, "listing namespaces")
 		}
 	}
 	for _, l := range listers(cs, o.Namespace) {
@@ -100,13 +112,10 @@ func Collect(ctx context.Context, cs Clients, p *policy.Policy, o CollectOptions
 			return cont, nil
 		})
 		if err != nil {
-			return nil, readError(err, "listing "+l.resource+" "+where)
+			return readError(err, "listing "+l.resource+" "+where)
 		}
 	}
-	res := s.Result()
-	res.Namespace = o.Namespace
-	res.GeneratedAt = now().UTC().Truncate(time.Second)
-	return res, nil
+	return nil
 }
 
 // eachPage calls list with Limit and Continue until the last page.

@@ -19,7 +19,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -160,8 +159,6 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:  o.probeAddr,
 		GracefulShutdownTimeout: &grace,
-		// The audit reads Pods and workloads trimmed to what the policy needs.
-		Cache: cache.Options{ByObject: audit.CacheByObject()},
 		// No manager-wide leader election: it ends the process when the lease
 		// is lost (e.g. while the API server is unreachable for 10 s), and
 		// every replica must keep serving. The audit is elected on its own.

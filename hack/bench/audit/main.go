@@ -30,7 +30,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -381,7 +380,6 @@ func background(kubeconfig, cfgPath string) error {
 		Scheme:                  clientgoscheme.Scheme,
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:  "0",
-		Cache:                   cache.Options{ByObject: audit.CacheByObject()},
 		LeaderElection:          true,
 		LeaderElectionID:        "hostprocess-admission-bench",
 		LeaderElectionNamespace: "default",
