@@ -367,8 +367,8 @@ func (e *e2eBench) waitCanary(ctx context.Context, m enforcement, refusal string
 // The pods are deleted in etcd with one range delete (kube-apiserver's
 // default prefix /registry): the API server's deletes took about 5 ms of
 // CPU per pod, 50 s for a run of 10,000 pods on the shared 2 cores, which was
-// most of the end-to-end part's time. The API server and serve see the
-// deletions through their watches, as they would see another client's.
+// most of the end-to-end part's time. The API server sees the deletions
+// through its watch of etcd, as it would see another client's.
 func (e *e2eBench) clean(ctx context.Context) error {
 	pods := e.cs.CoreV1().Pods(e.namespace)
 	prefix := "/registry/pods/" + e.namespace + "/"
@@ -433,7 +433,7 @@ func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, wor
 	pods := e.cs.CoreV1().Pods(e.namespace)
 	// The idle rates, over idle seconds right before the run, once
 	// kube-apiserver has finished with the previous run's deletions (10,000
-	// watch events for its cache and serve's informers): until a second
+	// watch events for its cache): until a second
 	// costs it less than 50 ms of CPU, or 30 s.
 	for i := 0; i < 30; i++ {
 		a, _ := cpuTime(e.apiserverPID)

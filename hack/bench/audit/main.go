@@ -146,7 +146,7 @@ func run(pods, namespaces, hpPercent int) error {
 	if code != 0 {
 		return fmt.Errorf("background child exited %d:\n%s", code, stderr)
 	}
-	fmt.Printf("| background audit: start, cache sync, 3 passes (%s) | %.2f s | %.0f MiB |\n", strings.TrimSpace(stderr), wall.Seconds(), float64(rss)/1024)
+	fmt.Printf("| background audit: start, 3 passes (%s) | %.2f s | %.0f MiB |\n", strings.TrimSpace(stderr), wall.Seconds(), float64(rss)/1024)
 	fmt.Printf("\n%d pods (%d HostProcess, %d violating) in %d namespaces; %d CPUs (GOMAXPROCS %d), %s.\n",
 		pods, hp, violating, namespaces, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 	return nil
