@@ -372,7 +372,9 @@ func defaultsCases(tolerations []corev1.Toleration) []defaultsCase {
 		{"nodeSelector kubernetes.io/os=windows", with(func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{"kubernetes.io/os": "windows"} }), false},
 		{"nodeSelector kubernetes.io/os=linux (constrained; the validating webhook judges the value)", with(func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{"kubernetes.io/os": "linux"} }), false},
 		{"another nodeSelector only", with(func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{"pool": "win"} }), true},
-		{"a required affinity term on kubernetes.io/os", with(func(s *corev1.PodSpec) { s.Affinity = osTerm(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{osReq}}) }), false},
+		{"a required affinity term on kubernetes.io/os", with(func(s *corev1.PodSpec) {
+			s.Affinity = osTerm(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{osReq}})
+		}), false},
 		{"a second required term on kubernetes.io/os", with(func(s *corev1.PodSpec) {
 			s.Affinity = osTerm(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"n"}}}},
 				corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{osReq}})
