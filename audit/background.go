@@ -28,9 +28,10 @@ const DefaultInterval = 5 * time.Minute
 
 // Background is the background audit: a manager.Runnable that, on the elected leader only,
 // reads every Pod and workload with paginated lists at the configured interval, as the audit
-// command does, evaluates them, sets the audit metrics, and writes one OpenReports Report per namespace with
-// HostProcess objects and a ClusterReport summary. A report is written only when its content
-// changed; reports of namespaces without HostProcess objects (or being deleted) are deleted.
+// command does, evaluates them, sets the audit metrics, and writes one OpenReports Report per
+// namespace with HostProcess objects and a ClusterReport summary. A report is written only
+// when its content changed; reports of namespaces without HostProcess objects (or being
+// deleted) are deleted.
 //
 // The configuration is read before every pass, so a reloaded audit.enabled or
 // audit.interval applies from the next pass. While disabled, no pass runs and the reports
