@@ -73,10 +73,7 @@ func NewBackground(mgr manager.Manager, pol func() *policy.Policy, reg prometheu
 	if err != nil {
 		return nil, fmt.Errorf("audit: report client: %w", err)
 	}
-	lcfg := rest.CopyConfig(cfg)
-	lcfg.ContentType = runtime.ContentTypeProtobuf
-	lcfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
-	lists, err := newClients(lcfg, mgr.GetHTTPClient())
+	lists, err := newClients(cfg, mgr.GetHTTPClient())
 	if err != nil {
 		return nil, fmt.Errorf("audit: list clients: %w", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hostprocess-admission/hostprocess-admission/audit"
@@ -58,9 +57,7 @@ func fixtureCluster(t *testing.T) (*testenv.Env, *audittest.Fixtures) {
 // clientset returns the audit's protobuf clients for env, as the audit command builds them.
 func clientset(t *testing.T, env *testenv.Env) audit.Clients {
 	t.Helper()
-	cfg := *env.Config
-	cfg.ContentType = runtime.ContentTypeProtobuf
-	cs, err := audit.NewClients(&cfg)
+	cs, err := audit.NewClients(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

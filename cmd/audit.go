@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hostprocess-admission/hostprocess-admission/audit"
@@ -140,9 +139,8 @@ func validFormat(f string) bool {
 	return false
 }
 
-// auditClient builds the audit's clients from the kubeconfig the way kubectl finds it. Built-in
-// kinds are read as protobuf, which the API server encodes and the client decodes faster
-// than JSON.
+// auditClient builds the audit's clients (protobuf, audit.NewClients) from the kubeconfig the
+// way kubectl finds it.
 func auditClient(o *auditOptions) (audit.Clients, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
@@ -151,8 +149,6 @@ func auditClient(o *auditOptions) (audit.Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	cfg.ContentType = runtime.ContentTypeProtobuf
-	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	cfg.Timeout = o.requestTimeout
 	// The audit makes a few large requests in a row; the default 5 QPS would only slow it.
 	cfg.QPS, cfg.Burst = 50, 100

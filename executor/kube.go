@@ -26,6 +26,8 @@ import (
 	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/hostprocess-admission/hostprocess-admission/internal/kubeclient"
 )
 
 // What the KubeReporter writes.
@@ -77,36 +79,14 @@ type TaskStatus struct {
 
 // Clients are the API groups the reporter writes: Nodes and ConfigMaps, and
 // Events. A kubernetes.Clientset is one; NewClients builds one without the
-// other groups (see audit.Clients).
+// other groups.
 type Clients interface {
 	CoreV1() corev1client.CoreV1Interface
 	EventsV1() eventsv1client.EventsV1Interface
 }
 
-type clients struct {
-	core   *corev1client.CoreV1Client
-	events *eventsv1client.EventsV1Client
-}
-
-func (c *clients) CoreV1() corev1client.CoreV1Interface       { return c.core }
-func (c *clients) EventsV1() eventsv1client.EventsV1Interface { return c.events }
-
-// NewClients builds the two groups' clients for cfg, sharing one HTTP client.
-func NewClients(cfg *rest.Config) (Clients, error) {
-	hc, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	core, err := corev1client.NewForConfigAndClient(cfg, hc)
-	if err != nil {
-		return nil, err
-	}
-	events, err := eventsv1client.NewForConfigAndClient(cfg, hc)
-	if err != nil {
-		return nil, err
-	}
-	return &clients{core: core, events: events}, nil
-}
+// NewClients builds the reporter's clients for cfg (internal/kubeclient).
+func NewClients(cfg *rest.Config) (Clients, error) { return kubeclient.ForConfig(cfg) }
 
 // KubeReporterOptions configure a KubeReporter.
 type KubeReporterOptions struct {

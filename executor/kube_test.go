@@ -88,6 +88,19 @@ func (k *kubeTest) reporter(t *testing.T, client kubernetes.Interface, node stri
 	return r
 }
 
+// clientThrough is an admin client whose requests pass through wrap's
+// transport.
+func (k *kubeTest) clientThrough(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) kubernetes.Interface {
+	t.Helper()
+	cfg := rest.CopyConfig(k.env.Config)
+	cfg.WrapTransport = wrap
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
 // events returns the Events about node through core/v1, as kubectl sees them,
 // oldest first.
 func (k *kubeTest) events(t *testing.T, node string) []corev1.Event {
@@ -331,12 +344,7 @@ func (k *kubeTest) testOutageIsRetried(t *testing.T) {
 	k.node(t, nodeName)
 	flaky := &flakyTransport{}
 	flaky.down.Store(true)
-	cfg := rest.CopyConfig(k.env.Config)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { flaky.rt = rt; return flaky }
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := k.clientThrough(t, func(rt http.RoundTripper) http.RoundTripper { flaky.rt = rt; return flaky })
 	log := &syncBuffer{}
 	rep := k.reporter(t, client, nodeName, log)
 	ctx := testCtx(t)
@@ -397,12 +405,7 @@ func (k *kubeTest) testFlushDuringWrite(t *testing.T) {
 	const nodeName = "win-flush"
 	k.node(t, nodeName)
 	slow := &slowAnswers{delay: 500 * time.Millisecond, held: make(chan struct{}, 1)}
-	cfg := rest.CopyConfig(k.env.Config)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { slow.rt = rt; return slow }
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := k.clientThrough(t, func(rt http.RoundTripper) http.RoundTripper { slow.rt = rt; return slow })
 	log := &syncBuffer{}
 	rep := k.reporter(t, client, nodeName, log)
 	ctx := testCtx(t)
