@@ -162,25 +162,26 @@ func FuzzReview(f *testing.F) {
 	})
 }
 
-// FuzzWalkAgrees checks the token walk of walk.go against decoding the same
-// body with json.Unmarshal (encoding/json/v2) into the same view types: both
-// accept or both refuse every body, and what they accept decodes the same.
+// FuzzWalkAgrees checks the scan of walk.go against decoding the same body
+// with json.Unmarshal (encoding/json/v2) into the same view types: whatever
+// the scan accepts, json.Unmarshal accepts and decodes the same; and
+// walkReview, which falls back to json.Unmarshal, agrees on every body.
 func FuzzWalkAgrees(f *testing.F) {
-	for _, seed := range [][]byte{
-		reviewBody(f, hostProcessPod(), reviewOpts{}),
-		reviewBody(f, plainPod(), reviewOpts{op: admissionv1.Update, old: plainPod(), subResource: "ephemeralcontainers"}),
-		[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"batch","version":"v1","kind":"CronJob"},"object":{"metadata":{"annotations":{"a":"b"}},"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"annotations":{"x":"y"}},"spec":{"containers":[],"securityContext":{"windowsOptions":{"hostProcess":true}}}}}}}}}}`),
-		[]byte(`{"request":{"uid":"u","object":{"template":{"spec":{"hostNetwork":true}},"spec":{"template":null,"\u0063ontainers":[{"name":"a"}]}}}}`),
-		[]byte(`{"request":{"object":null,"oldObject":{"spec":{"containers":"x"}}}}`),
-		[]byte("{\"request\":{\"uid\":\"u\xff\",\"n\xffame\":\"x\",\"name\":\"\\u00e9\\\"\"}}"),
-		[]byte(`{"kind":"a","kind":"b"}`), []byte(`{} {}`), []byte(`null`), []byte(`[`), []byte(`{"request":7}`),
-	} {
+	for _, seed := range scanSeeds(f) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var walked, unmarshalled review
-		werr := walkReview(body, &walked)
+		var scanned, walked, unmarshalled review
+		s := &scanner{b: body}
+		ok := s.review(&scanned)
 		uerr := jsonv2.Unmarshal(body, &unmarshalled, decodeOptions)
+		if ok && uerr != nil {
+			t.Fatalf("the scan accepted a body json.Unmarshal refuses (%v): %q", uerr, body)
+		}
+		if ok && !reflect.DeepEqual(scanned, unmarshalled) {
+			t.Fatalf("the scan and json.Unmarshal decode %q differently:\n%+v\n%+v", body, scanned, unmarshalled)
+		}
+		werr := walkReview(body, &walked)
 		if (werr == nil) != (uerr == nil) {
 			t.Fatalf("walk: %v; json.Unmarshal: %v; body %q", werr, uerr, body)
 		}

@@ -2,8 +2,9 @@ package webhook
 
 import (
 	"bytes"
-	"errors"
-	"io"
+	"encoding/binary"
+	"math/bits"
+	"slices"
 	"sync"
 	"unicode/utf8"
 
@@ -13,368 +14,753 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// A review is decoded by walking its tokens with jsontext.Decoder and reading
-// only the members the policy needs into the view types of review.go; every
-// other member is skipped without being decoded. The walk keeps the
-// guarantees of decoding with encoding/json/v2 into those types
-// (FuzzWalkAgrees checks that both agree on every body):
+// A review is decoded by a scanner that makes one pass over the body,
+// checking all of it as JSON and reading only the members the policy needs
+// into the view types of review.go. Decoding the body with json.Unmarshal
+// (encoding/json/v2) into those types is the reference: the scan either gives
+// the same review, or gives up and json.Unmarshal decodes the body, so every
+// error (and its field path) is json.Unmarshal's own. FuzzWalkAgrees checks
+// that whatever the scan accepts, json.Unmarshal accepts and decodes the same.
 //
-//   - the decoder rejects a duplicate name in any object, read or skipped;
-//   - names match case-sensitively; an escaped name matches its unescaped form;
-//   - null leaves a member at its zero value;
-//   - a value of the wrong JSON kind is decoded with json.UnmarshalDecode into
-//     the member's Go type, which fails with the same SemanticError (and field
-//     path) as decoding the whole review would;
-//   - nothing may follow the review.
+// The scan gives up on anything it does not need to handle itself:
 //
-// Small leaves (security contexts, affinity, tolerations, annotations) are
-// decoded with json.UnmarshalDecode. The member functions are plain
-// functions, not closures, so that walking allocates nothing of its own.
+//   - any JSON error: bad syntax, a duplicate name in any object, read or
+//     skipped (compared unescaped, as the decoder does), data after the review;
+//   - a read member of the wrong JSON kind;
+//   - invalid UTF-8, a surrogate escape (\ud800), nesting deeper than 500;
+//   - a map member whose value is not a string;
+//   - a small leaf (a security context, affinity, tolerations) that
+//     json.Unmarshal of its own bytes refuses.
+//
+// null leaves a member at its zero value, as json.Unmarshal does for views
+// that start at zero.
 
-// walker is a decoder with a cache of the strings it made: most strings of a
-// review (apiVersion, kind, operation, the user, the images) repeat from one
-// review to the next.
-type walker struct {
-	*jsontext.Decoder
+// maxDepth is where the scan leaves a body to json.Unmarshal, whose own limit
+// is 10000.
+const maxDepth = 500
+
+// linearNames is the object size up to which names are checked for
+// duplicates one by one; a larger object is sorted once at its end.
+const linearNames = 32
+
+type scanner struct {
+	b     []byte
+	i     int
+	depth int
+	// names are the names of the objects being scanned, the innermost
+	// object's last, as spans of the body or, unescaped, of the arena.
+	names  []span
+	arena  []byte
+	sorted [][]byte
+	// strings caches the strings the scan made: most strings of a review
+	// (apiVersion, kind, operation, the user, the images) repeat from one
+	// review to the next.
 	strings [64]string
 }
 
-var walkers = sync.Pool{New: func() any { return &walker{Decoder: jsontext.NewDecoder(bytes.NewReader(nil), decodeOptions)} }}
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
 
-// walkReview decodes body into r.
+// walkReview decodes body into r, which must be zero.
 func walkReview(body []byte, r *review) error {
-	d := walkers.Get().(*walker)
-	d.Reset(bytes.NewBuffer(body), decodeOptions)
-	defer func() {
-		d.Reset(bytes.NewReader(nil), decodeOptions) // drop the body
-		walkers.Put(d)
-	}()
-	if err := object(d, r, reviewMember); err != nil {
-		return err
+	s := scanners.Get().(*scanner)
+	s.b, s.i, s.depth = body, 0, 0
+	ok := s.review(r)
+	s.b, s.names, s.arena = nil, s.names[:0], s.arena[:0]
+	clear(s.sorted[:cap(s.sorted)])
+	s.sorted = s.sorted[:0]
+	scanners.Put(s)
+	if ok {
+		return nil
 	}
-	// Like json.Unmarshal: the review is the whole body.
-	if _, err := d.ReadToken(); err != io.EOF {
-		if err == nil {
-			err = errors.New("unexpected data after the review")
-		}
-		return err
-	}
-	return nil
+	*r = review{}
+	return json.Unmarshal(body, r, decodeOptions)
 }
 
-func reviewMember(d *walker, r *review, name []byte) error {
+func (s *scanner) review(r *review) bool {
+	if s.peek() != '{' || !object(s, r, reviewMember) {
+		return false
+	}
+	s.space()
+	return s.i == len(s.b) // like json.Unmarshal: the review is the whole body
+}
+
+func reviewMember(s *scanner, r *review, name []byte) bool {
 	switch string(name) {
 	case "apiVersion":
-		return str(d, &r.APIVersion)
+		return s.str(&r.APIVersion)
 	case "kind":
-		return str(d, &r.Kind)
+		return s.str(&r.Kind)
 	case "request":
-		return objectPtr(d, &r.Request, requestMember)
+		return objectPtr(s, &r.Request, requestMember)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func requestMember(d *walker, q *request, name []byte) error {
+func requestMember(s *scanner, q *request, name []byte) bool {
 	switch string(name) {
 	case "uid":
-		return str(d, (*string)(&q.UID))
+		return s.str((*string)(&q.UID))
 	case "kind":
-		return object(d, &q.Kind, gvkMember)
+		return objectVal(s, &q.Kind, gvkMember)
 	case "resource":
-		return object(d, &q.Resource, gvrMember)
+		return objectVal(s, &q.Resource, gvrMember)
 	case "subResource":
-		return str(d, &q.SubResource)
+		return s.str(&q.SubResource)
 	case "name":
-		return str(d, &q.Name)
+		return s.str(&q.Name)
 	case "namespace":
-		return str(d, &q.Namespace)
+		return s.str(&q.Namespace)
 	case "operation":
-		return str(d, (*string)(&q.Operation))
+		return s.str((*string)(&q.Operation))
 	case "userInfo":
-		return object(d, &q.UserInfo, userInfoMember)
+		return objectVal(s, &q.UserInfo, userInfoMember)
 	case "object":
-		return objectPtr(d, &q.Object, objectMember)
+		return objectPtr(s, &q.Object, objectMember)
 	case "oldObject":
-		return objectPtr(d, &q.OldObject, objectMember)
+		return objectPtr(s, &q.OldObject, objectMember)
 	case "dryRun":
-		return json.UnmarshalDecode(d.Decoder, &q.DryRun)
+		return s.leaf(&q.DryRun)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func userInfoMember(d *walker, u *userInfoView, name []byte) error {
+func userInfoMember(s *scanner, u *userInfoView, name []byte) bool {
 	if string(name) == "username" {
-		return str(d, &u.Username)
+		return s.str(&u.Username)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func gvkMember(d *walker, k *metav1.GroupVersionKind, name []byte) error {
+func gvkMember(s *scanner, k *metav1.GroupVersionKind, name []byte) bool {
 	switch string(name) {
 	case "group":
-		return str(d, &k.Group)
+		return s.str(&k.Group)
 	case "version":
-		return str(d, &k.Version)
+		return s.str(&k.Version)
 	case "kind":
-		return str(d, &k.Kind)
+		return s.str(&k.Kind)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func gvrMember(d *walker, r *metav1.GroupVersionResource, name []byte) error {
+func gvrMember(s *scanner, r *metav1.GroupVersionResource, name []byte) bool {
 	switch string(name) {
 	case "group":
-		return str(d, &r.Group)
+		return s.str(&r.Group)
 	case "version":
-		return str(d, &r.Version)
+		return s.str(&r.Version)
 	case "resource":
-		return str(d, &r.Resource)
+		return s.str(&r.Resource)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func objectMember(d *walker, o *objectView, name []byte) error {
+func objectMember(s *scanner, o *objectView, name []byte) bool {
 	switch string(name) {
 	case "metadata":
-		return object(d, &o.Metadata, metaMember)
+		return objectVal(s, &o.Metadata, metaMember)
 	case "spec":
-		return object(d, &o.Spec, specMember)
+		return objectVal(s, &o.Spec, specMember)
 	case "template":
-		return objectPtr(d, &o.Template, templateMember)
+		return objectPtr(s, &o.Template, templateMember)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func metaMember(d *walker, m *metaView, name []byte) error {
+func metaMember(s *scanner, m *metaView, name []byte) bool {
 	switch string(name) {
 	case "name":
-		return str(d, &m.Name)
+		return s.str(&m.Name)
 	case "generateName":
-		return str(d, &m.GenerateName)
+		return s.str(&m.GenerateName)
 	case "namespace":
-		return str(d, &m.Namespace)
+		return s.str(&m.Namespace)
 	case "annotations":
-		return json.UnmarshalDecode(d.Decoder, &m.Annotations)
+		return s.stringMap(&m.Annotations)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
 // specMember reads a Pod's spec and a workload's spec in one: their member
 // names do not collide (see objectView).
-func specMember(d *walker, s *specView, name []byte) error {
+func specMember(s *scanner, v *specView, name []byte) bool {
 	switch string(name) {
 	case "template":
-		return objectPtr(d, &s.Template, templateMember)
+		return objectPtr(s, &v.Template, templateMember)
 	case "jobTemplate":
-		return objectPtr(d, &s.JobTemplate, jobTemplateMember)
+		return objectPtr(s, &v.JobTemplate, jobTemplateMember)
 	}
-	return podSpecMember(d, &s.podSpecView, name)
+	return podSpecMember(s, &v.podSpecView, name)
 }
 
-func jobTemplateMember(d *walker, j *jobTemplateView, name []byte) error {
+func jobTemplateMember(s *scanner, j *jobTemplateView, name []byte) bool {
 	if string(name) == "spec" {
-		return object(d, &j.Spec, jobSpecMember)
+		return objectVal(s, &j.Spec, jobSpecMember)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func jobSpecMember(d *walker, s *jobSpecView, name []byte) error {
+func jobSpecMember(s *scanner, j *jobSpecView, name []byte) bool {
 	if string(name) == "template" {
-		return objectPtr(d, &s.Template, templateMember)
+		return objectPtr(s, &j.Template, templateMember)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func templateMember(d *walker, t *templateView, name []byte) error {
+func templateMember(s *scanner, t *templateView, name []byte) bool {
 	switch string(name) {
 	case "metadata":
-		return object(d, &t.Metadata, templateMetaMember)
+		return objectVal(s, &t.Metadata, templateMetaMember)
 	case "spec":
-		return object(d, &t.Spec, podSpecMember)
+		return objectVal(s, &t.Spec, podSpecMember)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func templateMetaMember(d *walker, m *templateMetaView, name []byte) error {
+func templateMetaMember(s *scanner, m *templateMetaView, name []byte) bool {
 	if string(name) == "annotations" {
-		return json.UnmarshalDecode(d.Decoder, &m.Annotations)
+		return s.stringMap(&m.Annotations)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
 // podSpecMember reads one member of a pod spec.
-func podSpecMember(d *walker, s *podSpecView, name []byte) error {
+func podSpecMember(s *scanner, p *podSpecView, name []byte) bool {
 	switch string(name) {
 	case "hostNetwork":
-		return boolean(d, &s.HostNetwork)
+		return s.boolean(&p.HostNetwork)
 	case "securityContext":
-		return json.UnmarshalDecode(d.Decoder, &s.SecurityContext)
+		return s.leaf(&p.SecurityContext)
 	case "initContainers":
-		return containers(d, &s.InitContainers)
+		return s.containers(&p.InitContainers)
 	case "containers":
-		return containers(d, &s.Containers)
+		return s.containers(&p.Containers)
 	case "ephemeralContainers":
-		return containers(d, &s.EphemeralContainers)
+		return s.containers(&p.EphemeralContainers)
 	case "os":
-		return json.UnmarshalDecode(d.Decoder, &s.OS)
+		return s.leaf(&p.OS)
 	case "nodeSelector":
-		return json.UnmarshalDecode(d.Decoder, &s.NodeSelector)
+		return s.stringMap(&p.NodeSelector)
 	case "affinity":
-		return json.UnmarshalDecode(d.Decoder, &s.Affinity)
+		return s.leaf(&p.Affinity)
 	case "tolerations":
-		return json.UnmarshalDecode(d.Decoder, &s.Tolerations)
+		return s.leaf(&p.Tolerations)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func containerMember(d *walker, c *containerView, name []byte) error {
+func containerMember(s *scanner, c *containerView, name []byte) bool {
 	switch string(name) {
 	case "name":
-		return str(d, &c.Name)
+		return s.str(&c.Name)
 	case "image":
-		return str(d, &c.Image)
+		return s.str(&c.Image)
 	case "securityContext":
-		return json.UnmarshalDecode(d.Decoder, &c.SecurityContext)
+		return s.leaf(&c.SecurityContext)
 	}
-	return d.SkipValue()
+	return s.skip()
 }
 
-func containers(d *walker, cs *[]containerView) error {
-	switch d.PeekKind() {
+// containers reads an array of containers; [] is an empty slice, not nil, as
+// json.Unmarshal makes it.
+func (s *scanner) containers(cs *[]containerView) bool {
+	switch s.peek() {
 	case 'n':
-		_, err := d.ReadToken()
-		*cs = nil
-		return err
+		return s.literal("null")
 	case '[':
 	default:
-		return json.UnmarshalDecode(d.Decoder, cs) // the error of a wrong kind
+		return false
 	}
-	if _, err := d.ReadToken(); err != nil {
-		return err
+	if !s.enter() {
+		return false
 	}
-	out := (*cs)[:0]
-	if out == nil {
-		out = []containerView{} // [] is an empty slice, not nil, as json.Unmarshal makes it
+	out := []containerView{}
+	if s.peek() == ']' {
+		s.i++
+		s.depth--
+		*cs = out
+		return true
 	}
 	for {
-		switch d.PeekKind() {
-		case ']':
-			_, err := d.ReadToken()
-			*cs = out
-			return err
-		case 0:
-			_, err := d.ReadToken() // the syntax error
-			return err
-		}
 		out = append(out, containerView{})
-		if err := object(d, &out[len(out)-1], containerMember); err != nil {
-			return err
+		if s.peek() != '{' || !object(s, &out[len(out)-1], containerMember) {
+			return false
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			s.depth--
+			*cs = out
+			return true
+		default:
+			return false
 		}
 	}
 }
 
-// object walks a JSON object into v, calling member for each name; member
-// must read or skip the value. null leaves v as it is; any other kind is
-// decoded into v for the error json.Unmarshal would give.
-func object[T any](d *walker, v *T, member func(*walker, *T, []byte) error) error {
-	switch d.PeekKind() {
+// stringMap reads an object of strings; {} is an empty map, not nil, as
+// json.Unmarshal makes it. A value that is not a string is left to
+// json.Unmarshal.
+func (s *scanner) stringMap(m *map[string]string) bool {
+	switch s.peek() {
 	case 'n':
-		_, err := d.ReadToken()
-		return err
+		return s.literal("null")
 	case '{':
-	default:
-		return json.UnmarshalDecode(d.Decoder, v)
+		*m = map[string]string{}
+		return object(s, m, stringMember)
 	}
-	if _, err := d.ReadToken(); err != nil {
-		return err
-	}
-	for {
-		switch d.PeekKind() {
-		case '}':
-			_, err := d.ReadToken()
-			return err
-		case 0:
-			_, err := d.ReadToken() // the syntax error
-			return err
-		}
-		raw, err := d.ReadValue() // the name, quoted; the decoder has checked it is unique
-		if err != nil {
-			return err
-		}
-		name := raw[1 : len(raw)-1]
-		if bytes.IndexByte(name, '\\') >= 0 || !utf8.Valid(name) {
-			name, _ = jsontext.AppendUnquote(nil, raw) // as in str
-		}
-		if err := member(d, v, name); err != nil {
-			return err
-		}
-	}
+	return false
 }
 
-// objectPtr walks an object into a new T; null leaves *p nil.
-func objectPtr[T any](d *walker, p **T, member func(*walker, *T, []byte) error) error {
-	switch d.PeekKind() {
+func stringMember(s *scanner, m *map[string]string, name []byte) bool {
+	var v string
+	if s.peek() != '"' || !s.str(&v) {
+		return false
+	}
+	(*m)[s.intern(name)] = v
+	return true
+}
+
+// objectVal reads an object into v; null leaves v as it is.
+func objectVal[T any](s *scanner, v *T, member func(*scanner, *T, []byte) bool) bool {
+	switch s.peek() {
 	case 'n':
-		_, err := d.ReadToken()
-		*p = nil
-		return err
+		return s.literal("null")
+	case '{':
+		return object(s, v, member)
+	}
+	return false
+}
+
+// objectPtr reads an object into a new T; null leaves *p nil.
+func objectPtr[T any](s *scanner, p **T, member func(*scanner, *T, []byte) bool) bool {
+	switch s.peek() {
+	case 'n':
+		return s.literal("null")
 	case '{':
 		*p = new(T)
-		return object(d, *p, member)
+		return object(s, *p, member)
 	}
-	return json.UnmarshalDecode(d.Decoder, p)
+	return false
 }
 
-func str(d *walker, s *string) error {
-	switch d.PeekKind() {
+// object scans the object at s.i into v, calling member for each name;
+// member must read or skip the value.
+func object[T any](s *scanner, v *T, member func(*scanner, *T, []byte) bool) bool {
+	if !s.enter() {
+		return false
+	}
+	mark := len(s.names)
+	if s.peek() == '}' {
+		s.i++
+		s.depth--
+		return true
+	}
+	for {
+		if s.peek() != '"' {
+			return false
+		}
+		name, ok := s.name(mark)
+		if !ok || s.peek() != ':' {
+			return false
+		}
+		s.i++
+		if !member(s, v, name) {
+			return false
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			s.depth--
+			return s.leave(mark)
+		default:
+			return false
+		}
+	}
+}
+
+// A span is a name's place: s.b[from:to], or s.arena[from:to] when the name
+// was escaped. Spans keep the scanner's slices free of pointers.
+type span struct {
+	from, to int
+	arena    bool
+}
+
+func (s *scanner) bytes(n span) []byte {
+	if n.arena {
+		return s.arena[n.from:n.to]
+	}
+	return s.b[n.from:n.to]
+}
+
+// name scans a member name and records it, failing on a duplicate among the
+// names after mark (up to linearNames of them; leave checks the rest).
+func (s *scanner) name(mark int) ([]byte, bool) {
+	start := s.i
+	escaped, ok := s.quoted()
+	if !ok {
+		return nil, false
+	}
+	n := span{from: start + 1, to: s.i - 1}
+	if escaped {
+		from := len(s.arena)
+		var err error
+		if s.arena, err = jsontext.AppendUnquote(s.arena, s.b[start:s.i]); err != nil {
+			return nil, false
+		}
+		n = span{from: from, to: len(s.arena), arena: true}
+	}
+	name := s.bytes(n)
+	if len(s.names)-mark < linearNames {
+		for _, prev := range s.names[mark:] {
+			if prev.to-prev.from == len(name) && string(s.bytes(prev)) == string(name) {
+				return nil, false
+			}
+		}
+	}
+	s.names = append(s.names, n)
+	return name, true
+}
+
+// leave ends the object whose names start at mark, checking a large one's
+// names for duplicates.
+func (s *scanner) leave(mark int) bool {
+	s.depth--
+	names := s.names[mark:]
+	s.names = s.names[:mark]
+	if len(names) <= linearNames {
+		return true
+	}
+	s.sorted = s.sorted[:0]
+	for _, n := range names {
+		s.sorted = append(s.sorted, s.bytes(n))
+	}
+	slices.SortFunc(s.sorted, bytes.Compare)
+	for i := 1; i < len(s.sorted); i++ {
+		if bytes.Equal(s.sorted[i-1], s.sorted[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scanner) enter() bool {
+	s.i++ // { or [
+	s.depth++
+	return s.depth <= maxDepth
+}
+
+// skip scans any value.
+func (s *scanner) skip() bool {
+	switch c := s.peek(); c {
+	case '{':
+		if !s.enter() {
+			return false
+		}
+		mark := len(s.names)
+		if s.peek() == '}' {
+			s.i++
+			s.depth--
+			return true
+		}
+		for {
+			if s.peek() != '"' {
+				return false
+			}
+			if _, ok := s.name(mark); !ok || s.peek() != ':' {
+				return false
+			}
+			s.i++
+			if !s.skip() {
+				return false
+			}
+			switch s.peek() {
+			case ',':
+				s.i++
+			case '}':
+				s.i++
+				return s.leave(mark)
+			default:
+				return false
+			}
+		}
+	case '[':
+		if !s.enter() {
+			return false
+		}
+		if s.peek() == ']' {
+			s.i++
+			s.depth--
+			return true
+		}
+		for {
+			if !s.skip() {
+				return false
+			}
+			switch s.peek() {
+			case ',':
+				s.i++
+			case ']':
+				s.i++
+				s.depth--
+				return true
+			default:
+				return false
+			}
+		}
 	case '"':
-		raw, err := d.ReadValue()
-		if err != nil {
-			return err
-		}
-		b := raw[1 : len(raw)-1]
-		if bytes.IndexByte(b, '\\') >= 0 || !utf8.Valid(b) {
-			// Escapes, or invalid UTF-8 that becomes U+FFFD: the decoder's own
-			// unquoting. The decoder has checked the string; the only error
-			// left is the invalid UTF-8 that decodeOptions allow.
-			b, _ = jsontext.AppendUnquote(nil, raw)
-			*s = string(b)
-			return nil
-		}
-		*s = d.intern(b)
-		return nil
+		_, ok := s.quoted()
+		return ok
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
 	case 'n':
-		_, err := d.ReadToken()
-		return err
+		return s.literal("null")
+	default:
+		if c == '-' || c >= '0' && c <= '9' {
+			return s.number()
+		}
+		return false
 	}
-	return json.UnmarshalDecode(d.Decoder, s)
 }
 
-func boolean(d *walker, b *bool) error {
-	switch d.PeekKind() {
-	case 't', 'f':
-		tok, err := d.ReadToken()
-		if err == nil {
-			*b = tok.Bool()
-		}
-		return err
-	case 'n':
-		_, err := d.ReadToken()
-		return err
+// leaf decodes the value at s.i into v with json.Unmarshal.
+func (s *scanner) leaf(v any) bool {
+	start := s.i
+	if !s.skip() {
+		return false
 	}
-	return json.UnmarshalDecode(d.Decoder, b)
+	return json.Unmarshal(s.b[start:s.i], v, decodeOptions) == nil
+}
+
+func (s *scanner) str(v *string) bool {
+	switch s.peek() {
+	case 'n':
+		return s.literal("null")
+	case '"':
+	default:
+		return false
+	}
+	start := s.i
+	escaped, ok := s.quoted()
+	if !ok {
+		return false
+	}
+	if escaped {
+		b, err := jsontext.AppendUnquote(nil, s.b[start:s.i])
+		*v = string(b)
+		return err == nil
+	}
+	*v = s.intern(s.b[start+1 : s.i-1])
+	return true
+}
+
+func (s *scanner) boolean(v *bool) bool {
+	switch s.peek() {
+	case 'n':
+		return s.literal("null")
+	case 't':
+		*v = true
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	}
+	return false
+}
+
+// peek skips whitespace and returns the next byte, 0 at the end.
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return s.b[s.i]
+	}
+	s.space()
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) literal(lit string) bool {
+	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
+		return false
+	}
+	s.i += len(lit)
+	return true
+}
+
+// number scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?; what may
+// follow it is left to the caller.
+func (s *scanner) number() bool {
+	b, i := s.b, s.i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i)
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	s.i = i
+	return true
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// quoted scans the string at s.i, reporting whether it has escapes. It
+// fails on a control character, a bad escape, a surrogate escape or invalid
+// UTF-8.
+func (s *scanner) quoted() (escaped, ok bool) {
+	b := s.b
+	i := s.i + 1
+	for {
+		// Eight bytes at a time up to the first quote, backslash, control
+		// character or non-ASCII byte; then one at a time.
+		for {
+			if i+8 > len(b) {
+				for i < len(b) && plain[b[i]] {
+					i++
+				}
+				break
+			}
+			if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return false, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return escaped, true
+		case c == '\\':
+			n := escape(b[i+1:])
+			if n == 0 {
+				return false, false
+			}
+			escaped = true
+			i += 1 + n
+		case c < 0x20:
+			return false, false
+		default:
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n == 1 {
+				return false, false
+			}
+			i += n
+		}
+	}
+}
+
+// plain tells the bytes a string may hold as they are: not a quote, a
+// backslash, a control character or non-ASCII.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// special returns a mask whose lowest set bit is the high bit of the first
+// byte of x (little-endian) that is a quote, a backslash, below 0x20 or at
+// least 0x80, and 0 when there is none. Bytes above that one may have their
+// bit set too: the subtractions borrow from them.
+func special(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (ones * '"')
+	backslash := x ^ (ones * '\\')
+	return ((x - ones*0x20) | (quote - ones) | (backslash - ones) | x) & highs
+}
+
+// escape returns the length of the escape sequence that b starts with
+// (after the backslash), or 0 when it is invalid or a surrogate.
+func escape(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	switch b[0] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 1
+	case 'u':
+		if len(b) < 5 {
+			return 0
+		}
+		r := rune(0)
+		for _, c := range b[1:5] {
+			switch {
+			case c >= '0' && c <= '9':
+				c -= '0'
+			case c >= 'a' && c <= 'f':
+				c -= 'a' - 10
+			case c >= 'A' && c <= 'F':
+				c -= 'A' - 10
+			default:
+				return 0
+			}
+			r = r<<4 | rune(c)
+		}
+		if r >= 0xD800 && r <= 0xDFFF {
+			return 0
+		}
+		return 5
+	}
+	return 0
 }
 
 // intern returns b as a string, from the cache when the string was made
 // before (the slot is chosen by the length and the first and last bytes).
-func (d *walker) intern(b []byte) string {
+func (s *scanner) intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
 	if len(b) > 64 {
 		return string(b)
 	}
-	slot := &d.strings[(len(b)*31+int(b[0])*7+int(b[len(b)-1]))%len(d.strings)]
+	slot := &s.strings[(len(b)*31+int(b[0])*7+int(b[len(b)-1]))%len(s.strings)]
 	if *slot != string(b) {
 		*slot = string(b)
 	}
