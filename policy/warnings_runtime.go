@@ -37,23 +37,18 @@ func warnStartFailures(ev *evaluation) {
 	podReported := false
 	visitContainers(ev.in.Spec, func(c containerRef) bool {
 		name := c.eff.runAsUserName
-		var subject string
-		switch c.eff.runAsUserNameSrc {
-		case unset:
+		src := c.eff.runAsUserNameSrc
+		if src == unset || src == fromPod && podReported {
 			return true
-		case fromContainer:
-			subject = "container " + quote(c.Name()) + ": securityContext.windowsOptions.runAsUserName"
-		case fromPod:
-			if podReported {
-				return true
-			}
-			subject = "pod: " + ev.in.SpecPath + ".securityContext.windowsOptions.runAsUserName"
 		}
 		reason, instead := config.StartFailure(name)
 		if reason == "" {
 			return true
 		}
-		if c.eff.runAsUserNameSrc == fromPod {
+		subject := "pod: " + ev.in.SpecPath + ".securityContext.windowsOptions.runAsUserName"
+		if src == fromContainer {
+			subject = "container " + quote(c.Name()) + ": securityContext.windowsOptions.runAsUserName"
+		} else {
 			podReported = true
 		}
 		msg := subject + " " + quote(name) + " will fail to start on the node: " + reason

@@ -363,11 +363,7 @@ func reasonFor(code int32) metav1.StatusReason {
 }
 
 func (h *Handler) write(w http.ResponseWriter, code int, resp *admissionv1.AdmissionResponse) {
-	out := admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
-		Response: resp,
-	}
-	body, err := json.Marshal(&out)
+	body, err := encodeResponse(resp)
 	if err != nil {
 		h.Log.Error(err, "encoding the AdmissionReview response")
 		http.Error(w, "encoding the response failed", http.StatusInternalServerError)

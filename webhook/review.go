@@ -175,10 +175,10 @@ type containerView struct {
 }
 
 type metaView struct {
-	Name         string            `json:"name"`
-	GenerateName string            `json:"generateName"`
-	Namespace    string            `json:"namespace"`
-	Annotations  map[string]string `json:"annotations"`
+	Name         string             `json:"name"`
+	GenerateName string             `json:"generateName"`
+	Namespace    string             `json:"namespace"`
+	Annotations  runtimeAnnotations `json:"annotations"`
 }
 
 type templateView struct {
@@ -187,7 +187,30 @@ type templateView struct {
 }
 
 type templateMetaView struct {
-	Annotations map[string]string `json:"annotations"`
+	Annotations runtimeAnnotations `json:"annotations"`
+}
+
+// runtimeAnnotations holds the annotations the policy reads
+// (policy.RuntimeAnnotations), nil when there are none: the others are
+// checked as JSON and dropped, by the scan and by json.Unmarshal alike.
+type runtimeAnnotations map[string]string
+
+// UnmarshalJSONFrom decodes all the annotations and keeps the policy's.
+func (a *runtimeAnnotations) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	var all map[string]string
+	if err := json.UnmarshalDecode(d, &all); err != nil {
+		return err
+	}
+	*a = nil
+	for _, key := range policy.RuntimeAnnotations {
+		if v, ok := all[key]; ok {
+			if *a == nil {
+				*a = runtimeAnnotations{}
+			}
+			(*a)[key] = v
+		}
+	}
+	return nil
 }
 
 // objectView covers a Pod and every workload kind in one type, so that the

@@ -8,10 +8,13 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 // A review is decoded by a scanner that makes one pass over the body,
@@ -39,6 +42,9 @@ import (
 // is 10000.
 const maxDepth = 500
 
+// maxPooledNames bounds the names a pooled scanner keeps room for.
+const maxPooledNames = 4096
+
 // linearNames is the object size up to which names are checked for
 // duplicates one by one; a larger object is sorted once at its end.
 const linearNames = 32
@@ -52,10 +58,13 @@ type scanner struct {
 	names  []span
 	arena  []byte
 	sorted [][]byte
+	// containers and tolerations are scratch space for arrayVia.
+	containers  []containerView
+	tolerations []corev1.Toleration
 	// strings caches the strings the scan made: most strings of a review
 	// (apiVersion, kind, operation, the user, the images) repeat from one
 	// review to the next.
-	strings [64]string
+	strings [256]string
 }
 
 var scanners = sync.Pool{New: func() any { return new(scanner) }}
@@ -65,9 +74,12 @@ func walkReview(body []byte, r *review) error {
 	s := scanners.Get().(*scanner)
 	s.b, s.i, s.depth = body, 0, 0
 	ok := s.review(r)
-	s.b, s.names, s.arena = nil, s.names[:0], s.arena[:0]
+	s.b = nil
 	clear(s.sorted[:cap(s.sorted)])
-	s.sorted = s.sorted[:0]
+	s.names, s.arena, s.sorted = s.names[:0], s.arena[:0], s.sorted[:0]
+	if cap(s.names) > maxPooledNames || cap(s.arena) > maxPooledBuffer {
+		s.names, s.arena, s.sorted = nil, nil, nil // an unusual body's
+	}
 	scanners.Put(s)
 	if ok {
 		return nil
@@ -176,7 +188,7 @@ func metaMember(s *scanner, m *metaView, name []byte) bool {
 	case "namespace":
 		return s.str(&m.Namespace)
 	case "annotations":
-		return s.stringMap(&m.Annotations)
+		return s.annotations(&m.Annotations)
 	}
 	return s.skip()
 }
@@ -219,7 +231,7 @@ func templateMember(s *scanner, t *templateView, name []byte) bool {
 
 func templateMetaMember(s *scanner, m *templateMetaView, name []byte) bool {
 	if string(name) == "annotations" {
-		return s.stringMap(&m.Annotations)
+		return s.annotations(&m.Annotations)
 	}
 	return s.skip()
 }
@@ -230,21 +242,21 @@ func podSpecMember(s *scanner, p *podSpecView, name []byte) bool {
 	case "hostNetwork":
 		return s.boolean(&p.HostNetwork)
 	case "securityContext":
-		return s.leaf(&p.SecurityContext)
+		return orLeaf(s, &p.SecurityContext, podSecurityContext)
 	case "initContainers":
-		return s.containers(&p.InitContainers)
+		return arrayVia(s, &p.InitContainers, &s.containers, container)
 	case "containers":
-		return s.containers(&p.Containers)
+		return arrayVia(s, &p.Containers, &s.containers, container)
 	case "ephemeralContainers":
-		return s.containers(&p.EphemeralContainers)
+		return arrayVia(s, &p.EphemeralContainers, &s.containers, container)
 	case "os":
 		return s.leaf(&p.OS)
 	case "nodeSelector":
 		return s.stringMap(&p.NodeSelector)
 	case "affinity":
-		return s.leaf(&p.Affinity)
+		return orLeaf(s, &p.Affinity, affinity)
 	case "tolerations":
-		return s.leaf(&p.Tolerations)
+		return orLeaf(s, &p.Tolerations, tolerations)
 	}
 	return s.skip()
 }
@@ -256,14 +268,21 @@ func containerMember(s *scanner, c *containerView, name []byte) bool {
 	case "image":
 		return s.str(&c.Image)
 	case "securityContext":
-		return s.leaf(&c.SecurityContext)
+		return orLeaf(s, &c.SecurityContext, securityContext)
 	}
 	return s.skip()
 }
 
-// containers reads an array of containers; [] is an empty slice, not nil, as
-// json.Unmarshal makes it.
-func (s *scanner) containers(cs *[]containerView) bool {
+// array reads an array, each element with elem; [] is an empty slice, not
+// nil, as json.Unmarshal makes it.
+func array[T any](s *scanner, p *[]T, elem func(*scanner, *T) bool) bool {
+	return arrayVia(s, p, nil, elem)
+}
+
+// arrayVia is array reading the elements into *scratch (when not nil) and
+// copying them into a slice of the exact length: containers and tolerations
+// are most of a review's garbage. Arrays of one type must not nest.
+func arrayVia[T any](s *scanner, p *[]T, scratch *[]T, elem func(*scanner, *T) bool) bool {
 	switch s.peek() {
 	case 'n':
 		return s.literal("null")
@@ -274,16 +293,27 @@ func (s *scanner) containers(cs *[]containerView) bool {
 	if !s.enter() {
 		return false
 	}
-	out := []containerView{}
 	if s.peek() == ']' {
 		s.i++
 		s.depth--
-		*cs = out
+		*p = []T{}
 		return true
 	}
+	var out []T
+	if scratch != nil {
+		out = (*scratch)[:0]
+		defer func() {
+			clear(out)
+			*scratch = nil
+			if cap(out) <= maxPooledContainers {
+				*scratch = out[:0]
+			}
+		}()
+	}
 	for {
-		out = append(out, containerView{})
-		if s.peek() != '{' || !object(s, &out[len(out)-1], containerMember) {
+		var zero T
+		out = append(out, zero)
+		if !elem(s, &out[len(out)-1]) {
 			return false
 		}
 		switch s.peek() {
@@ -292,12 +322,22 @@ func (s *scanner) containers(cs *[]containerView) bool {
 		case ']':
 			s.i++
 			s.depth--
-			*cs = out
+			if scratch != nil {
+				*p = append(make([]T, 0, len(out)), out...)
+			} else {
+				*p = out
+			}
 			return true
 		default:
 			return false
 		}
 	}
+}
+
+// container reads an array element that must be an object (json.Unmarshal
+// decodes a null element as a zero container; the scan leaves it to it).
+func container(s *scanner, c *containerView) bool {
+	return s.peek() == '{' && object(s, c, containerMember)
 }
 
 // stringMap reads an object of strings; {} is an empty map, not nil, as
@@ -321,6 +361,37 @@ func stringMember(s *scanner, m *map[string]string, name []byte) bool {
 	}
 	(*m)[s.intern(name)] = v
 	return true
+}
+
+// annotations reads an object of strings, keeping the policy's.
+func (s *scanner) annotations(a *runtimeAnnotations) bool {
+	switch s.peek() {
+	case 'n':
+		return s.literal("null")
+	case '{':
+		return object(s, a, annotationMember)
+	}
+	return false
+}
+
+func annotationMember(s *scanner, a *runtimeAnnotations, name []byte) bool {
+	if s.peek() != '"' {
+		return false
+	}
+	for _, key := range policy.RuntimeAnnotations {
+		if string(name) == key {
+			var v string
+			if !s.str(&v) {
+				return false
+			}
+			if *a == nil {
+				*a = runtimeAnnotations{}
+			}
+			(*a)[key] = v
+			return true
+		}
+	}
+	return s.skip()
 }
 
 // objectVal reads an object into v; null leaves v as it is.
@@ -352,7 +423,7 @@ func object[T any](s *scanner, v *T, member func(*scanner, *T, []byte) bool) boo
 	if !s.enter() {
 		return false
 	}
-	mark := len(s.names)
+	mark, seen := len(s.names), uint64(0)
 	if s.peek() == '}' {
 		s.i++
 		s.depth--
@@ -362,7 +433,7 @@ func object[T any](s *scanner, v *T, member func(*scanner, *T, []byte) bool) boo
 		if s.peek() != '"' {
 			return false
 		}
-		name, ok := s.name(mark)
+		name, ok := s.name(mark, &seen)
 		if !ok || s.peek() != ':' {
 			return false
 		}
@@ -386,7 +457,7 @@ func object[T any](s *scanner, v *T, member func(*scanner, *T, []byte) bool) boo
 // A span is a name's place: s.b[from:to], or s.arena[from:to] when the name
 // was escaped. Spans keep the scanner's slices free of pointers.
 type span struct {
-	from, to int
+	from, to int32 // a body is at most DefaultMaxBodyBytes
 	arena    bool
 }
 
@@ -398,32 +469,45 @@ func (s *scanner) bytes(n span) []byte {
 }
 
 // name scans a member name and records it, failing on a duplicate among the
-// names after mark (up to linearNames of them; leave checks the rest).
-func (s *scanner) name(mark int) ([]byte, bool) {
+// names after mark (up to linearNames of them; leave checks the rest). seen
+// has a bit set for each name of the object so far, chosen by its length and
+// last byte: a name whose bit is clear is new without comparing.
+func (s *scanner) name(mark int, seen *uint64) ([]byte, bool) {
 	start := s.i
-	escaped, ok := s.quoted()
-	if !ok {
+	end, escaped := quoted(s.b, start)
+	if end < 0 {
 		return nil, false
 	}
-	n := span{from: start + 1, to: s.i - 1}
+	s.i = end
+	name := s.b[start+1 : end-1]
+	n := span{from: int32(start + 1), to: int32(end - 1)}
 	if escaped {
 		from := len(s.arena)
 		var err error
-		if s.arena, err = jsontext.AppendUnquote(s.arena, s.b[start:s.i]); err != nil {
+		if s.arena, err = jsontext.AppendUnquote(s.arena, s.b[start:end]); err != nil {
 			return nil, false
 		}
-		n = span{from: from, to: len(s.arena), arena: true}
+		name = s.arena[from:]
+		n = span{from: int32(from), to: int32(len(s.arena)), arena: true}
 	}
-	name := s.bytes(n)
-	if len(s.names)-mark < linearNames {
+	bit := uint64(1) << ((len(name)*7 + int(lastByte(name))) & 63)
+	if *seen&bit != 0 && len(s.names)-mark < linearNames {
 		for _, prev := range s.names[mark:] {
-			if prev.to-prev.from == len(name) && string(s.bytes(prev)) == string(name) {
+			if int(prev.to-prev.from) == len(name) && string(s.bytes(prev)) == string(name) {
 				return nil, false
 			}
 		}
 	}
+	*seen |= bit
 	s.names = append(s.names, n)
 	return name, true
+}
+
+func lastByte(b []byte) byte {
+	if len(b) == 0 {
+		return 0
+	}
+	return b[len(b)-1]
 }
 
 // leave ends the object whose names start at mark, checking a large one's
@@ -461,7 +545,7 @@ func (s *scanner) skip() bool {
 		if !s.enter() {
 			return false
 		}
-		mark := len(s.names)
+		mark, seen := len(s.names), uint64(0)
 		if s.peek() == '}' {
 			s.i++
 			s.depth--
@@ -471,7 +555,7 @@ func (s *scanner) skip() bool {
 			if s.peek() != '"' {
 				return false
 			}
-			if _, ok := s.name(mark); !ok || s.peek() != ':' {
+			if _, ok := s.name(mark, &seen); !ok || s.peek() != ':' {
 				return false
 			}
 			s.i++
@@ -513,8 +597,9 @@ func (s *scanner) skip() bool {
 			}
 		}
 	case '"':
-		_, ok := s.quoted()
-		return ok
+		end, _ := quoted(s.b, s.i)
+		s.i = end
+		return end >= 0
 	case 't':
 		return s.literal("true")
 	case 'f':
@@ -547,16 +632,17 @@ func (s *scanner) str(v *string) bool {
 		return false
 	}
 	start := s.i
-	escaped, ok := s.quoted()
-	if !ok {
+	end, escaped := quoted(s.b, start)
+	if end < 0 {
 		return false
 	}
+	s.i = end
 	if escaped {
-		b, err := jsontext.AppendUnquote(nil, s.b[start:s.i])
+		b, err := jsontext.AppendUnquote(nil, s.b[start:end])
 		*v = string(b)
 		return err == nil
 	}
-	*v = s.intern(s.b[start+1 : s.i-1])
+	*v = s.intern(s.b[start+1 : end-1])
 	return true
 }
 
@@ -648,12 +734,11 @@ func digits(b []byte, i int) int {
 	return i
 }
 
-// quoted scans the string at s.i, reporting whether it has escapes. It
-// fails on a control character, a bad escape, a surrogate escape or invalid
-// UTF-8.
-func (s *scanner) quoted() (escaped, ok bool) {
-	b := s.b
-	i := s.i + 1
+// quoted scans the string that starts at b[i] and returns the index after
+// it, and whether it has escapes; end is -1 on a control character, a bad
+// escape, a surrogate escape, invalid UTF-8 or a missing closing quote.
+func quoted(b []byte, i int) (end int, escaped bool) {
+	i++
 	for {
 		// Eight bytes at a time up to the first quote, backslash, control
 		// character or non-ASCII byte; then one at a time.
@@ -664,32 +749,31 @@ func (s *scanner) quoted() (escaped, ok bool) {
 				}
 				break
 			}
-			if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			if m := special(binary.LittleEndian.Uint64(b[i : i+8])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8
 		}
 		if i >= len(b) {
-			return false, false
+			return -1, false
 		}
 		switch c := b[i]; {
 		case c == '"':
-			s.i = i + 1
-			return escaped, true
+			return i + 1, escaped
 		case c == '\\':
 			n := escape(b[i+1:])
 			if n == 0 {
-				return false, false
+				return -1, false
 			}
 			escaped = true
 			i += 1 + n
 		case c < 0x20:
-			return false, false
+			return -1, false
 		default:
 			r, n := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && n == 1 {
-				return false, false
+				return -1, false
 			}
 			i += n
 		}
@@ -757,7 +841,7 @@ func (s *scanner) intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if len(b) > 64 {
+	if len(b) > 128 {
 		return string(b)
 	}
 	slot := &s.strings[(len(b)*31+int(b[0])*7+int(b[len(b)-1]))%len(s.strings)]

@@ -11,6 +11,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 // managedPod is a HostProcess pod as the API server sends it: managed
@@ -20,7 +22,8 @@ func managedPod() *corev1.Pod {
 	p := hostProcessPod()
 	p.Annotations = map[string]string{
 		"kubectl.kubernetes.io/last-applied-configuration": `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"agent"}}` + "\n",
-		"description": "nœud — agent\ttab",
+		"description":                   "nœud — agent\ttab",
+		policy.RootfsLocationAnnotation: `C:\hpc\nœud`,
 	}
 	p.ManagedFields = []metav1.ManagedFieldsEntry{{
 		Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1",
@@ -41,6 +44,11 @@ func members(n int, dup bool) string {
 		b.WriteString(`"m0":0,`)
 	}
 	return strings.TrimSuffix(b.String(), ",") + "}"
+}
+
+// pod is a review of a pod with the given spec members.
+func pod(spec string) []byte {
+	return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"object":{"metadata":{"name":"p"},"spec":{` + spec + `}}}}`)
 }
 
 func wrap(options string) []byte {
@@ -76,9 +84,17 @@ func scanCases(tb testing.TB) []struct {
 		{"a duplicate in a skipped object", wrap(`{"x":{"a":1,"a":2}}`), false},
 		{"a duplicate in a read leaf", []byte(`{"request":{"object":{"spec":{"securityContext":{"runAsNonRoot":true,"runAsNonRoot":false}}}}}`), false},
 		{"empty maps", []byte(`{"request":{"object":{"metadata":{"annotations":{}},"spec":{"nodeSelector":{},"template":{"metadata":{"annotations":{"a":"\u00e9\n"}}}}}}}`), true},
-		{"a null map value", []byte(`{"request":{"object":{"metadata":{"annotations":{"a":null}}}}}`), false},
+		{"a null annotation", []byte(`{"request":{"object":{"metadata":{"annotations":{"a":null}}}}}`), false},
+		{"a number as an annotation the policy reads", []byte(`{"request":{"object":{"metadata":{"annotations":{"microsoft.com/hostprocess-inherit-user":1}}}}}`), false},
+		{"an escaped annotation name the policy reads", []byte(`{"request":{"object":{"metadata":{"annotations":{"microsoft.com\/hostprocess-inherit-user":"true","other":"x"}}}}}`), true},
 		{"a number as a map value", []byte(`{"request":{"object":{"spec":{"nodeSelector":{"a":1}}}}}`), false},
 		{"a duplicate map key", []byte(`{"request":{"object":{"spec":{"nodeSelector":{"a":"x","a":"y"}}}}}`), false},
+		{"leaves in the forms the scan reads", pod(`"securityContext":{"runAsNonRoot":false,"windowsOptions":{"hostProcess":true,"runAsUserName":"NT AUTHORITY\\SYSTEM","gmsaCredentialSpecName":null}},"tolerations":[{"key":"k","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"tolerationSeconds":-5},{}],"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchFields":[{"key":"metadata.name","operator":"In","values":["n1"]}]},{"matchExpressions":[{"key":"a","operator":"Exists","values":[]}]}]}}},"containers":[{"name":"c","securityContext":{"privileged":false,"allowPrivilegeEscalation":true,"readOnlyRootFilesystem":null,"windowsOptions":{}}}]`), true},
+		{"leaves in other forms", pod(`"securityContext":{"runAsUser":1000,"windowsOptions":{"hostProcess":true}},"tolerations":[null,{"key":"k"}],"affinity":{"podAntiAffinity":{}},"containers":[{"name":"c","securityContext":{"capabilities":{"add":["NET_ADMIN"]}}}]`), true},
+		{"a fraction in tolerationSeconds", pod(`"tolerations":[{"tolerationSeconds":1.5}]`), false},
+		{"tolerationSeconds out of range", pod(`"tolerations":[{"tolerationSeconds":99999999999999999999}]`), false},
+		{"a string for hostProcess", pod(`"securityContext":{"windowsOptions":{"hostProcess":"true"}}`), false},
+		{"a duplicate in a leaf read as another form", pod(`"securityContext":{"runAsUser":1,"runAsUser":2}`), false},
 		{"the same name in sibling objects", wrap(`[{"a":1},{"a":2}]`), true},
 		{"invalid UTF-8", []byte("{\"request\":{\"uid\":\"u\xff\",\"n\xffame\":\"x\",\"name\":\"\\u00e9\\\"\"}}"), false},
 		{"a surrogate escape", wrap(`"\ud83d\ude00"`), false},
@@ -103,7 +119,7 @@ func scanCases(tb testing.TB) []struct {
 }
 
 func scanSeeds(tb testing.TB) [][]byte {
-	var seeds [][]byte
+	seeds := [][]byte{pod(`"tolerations":[{"tolerationSeconds":1e2}]`), pod(`"tolerations":[{"tolerationSeconds":-0}]`)}
 	for _, c := range scanCases(tb) {
 		seeds = append(seeds, c.body)
 	}
@@ -148,8 +164,9 @@ func TestScanReadsThePod(t *testing.T) {
 	if r.Request.Operation != admissionv1.Create || r.Request.UserInfo.Username != "alice" || r.Request.Namespace != "kube-system" {
 		t.Errorf("request = %s by %q in %q", r.Request.Operation, r.Request.UserInfo.Username, r.Request.Namespace)
 	}
-	if got := r.Request.Object.Metadata.Annotations["description"]; got != "nœud — agent\ttab" {
-		t.Errorf("annotation = %q", got)
+	// Only the annotations the policy reads are kept.
+	if got, want := r.Request.Object.Metadata.Annotations, (runtimeAnnotations{policy.RootfsLocationAnnotation: `C:\hpc\nœud`}); !reflect.DeepEqual(got, want) {
+		t.Errorf("annotations = %q, want %q", got, want)
 	}
 	if len(spec.Containers) != 1 || spec.Containers[0].Name != "agent" || !spec.HostNetwork {
 		t.Fatalf("spec = %+v", spec.podSpecView)
