@@ -89,7 +89,15 @@ func main() {
 	flag.StringVar(&o.serveBinary, "serve-binary", "", "run this hostprocess-admission binary as A instead of building the work tree's (to compare a change)")
 	flag.StringVar(&o.out, "out", "bench/results", "directory for latest.json, latest.md and handler-profile.txt")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (server logs)")
+	summarizeFile := flag.String("summarize", "", "measure nothing: recompute the summary and goals of this latest.json (after a change to the report) and write latest.json and latest.md to -out")
 	flag.Parse()
+	if *summarizeFile != "" {
+		if err := resummarize(*summarizeFile, o.out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	for _, r := range strings.Split(rates, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
 		if err != nil || n <= 0 {
@@ -267,6 +275,16 @@ func run(ctx context.Context, o options) error {
 
 	rep.LoadEnd = host.LoadAvg()
 	rep.Finished = time.Now().UTC()
+	if err := rep.write(out); err != nil {
+		return err
+	}
+	logf("wrote %s and latest.md in %s", filepath.Join(out, "latest.json"), time.Since(began).Round(time.Second))
+	return nil
+}
+
+// write summarizes the report, prints its table and writes latest.json and
+// latest.md to out.
+func (rep *report) write(out string) error {
 	rep.summarize()
 	md := rep.markdown()
 	fmt.Println(md)
@@ -280,11 +298,20 @@ func run(ctx context.Context, o options) error {
 	if err := os.WriteFile(filepath.Join(out, "latest.json"), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out, "latest.md"), []byte(md), 0o644); err != nil {
+	return os.WriteFile(filepath.Join(out, "latest.md"), []byte(md), 0o644)
+}
+
+// resummarize rewrites the summary of a stored run from its measurements.
+func resummarize(file, out string) error {
+	js, err := os.ReadFile(file)
+	if err != nil {
 		return err
 	}
-	logf("wrote %s and latest.md in %s", filepath.Join(out, "latest.json"), time.Since(began).Round(time.Second))
-	return nil
+	var rep report
+	if err := json.Unmarshal(js, &rep); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return rep.write(out)
 }
 
 // startServers starts A, B and C and waits until each answers the review.
@@ -362,6 +389,7 @@ func loadTests(ctx context.Context, o options, targets []*loadTarget, rep *repor
 		for _, rate := range o.fixedRates {
 			for _, t := range targets {
 				s := t.attack(rate, o.fixedDuration)
+				s.Repeat = rep1
 				rep.Fixed = append(rep.Fixed, s)
 				s.Repeat = rep1
 				logf("repeat %d: %s at %d/s: sent %d ok %d, p50 %.2f ms p99 %.2f ms max %.1f ms, CPU %.3f ms/review (client %.3f), RSS %.1f MiB %s",
