@@ -143,14 +143,19 @@ request.operation != 'UPDATE' || (has(request.subResource) && request.subResourc
 {{- end }}
 
 {{/*
-The validating pod webhook's one condition: a HostProcess pod, created or with
-its containers changed. One expression rather than two conditions, because the
-API server evaluates every condition of a webhook before it looks at the
-results, and && stops at the first part for the ordinary pods that make up
-nearly every request.
+The validating pod webhook's one condition: a HostProcess pod with host
+network, created or with its containers changed. One expression rather than
+two conditions, because the API server evaluates every condition of a webhook
+before it looks at the results, and && stops at the first part that is false.
+The host network test comes first because it is the cheapest and false for
+nearly every ordinary pod; it leaves out no pod the webhook could see: the API
+server's validation, which runs before validating webhooks, refuses any pod
+with a HostProcess container and no host network ("hostNetwork must be true if
+pod contains any hostProcess containers", on create, update and
+pods/ephemeralcontainers; tested in internal/charttest).
 */}}
 {{- define "hostprocess-admission.cel.validatePod" -}}
-{{ include "hostprocess-admission.cel.podIsHostProcess" . }} && ({{ include "hostprocess-admission.cel.podChangesContainers" . }})
+has(object.spec) && has(object.spec.hostNetwork) && object.spec.hostNetwork == true && ({{ include "hostprocess-admission.cel.hostProcess" "object.spec" }}) && ({{ include "hostprocess-admission.cel.podChangesContainers" . }})
 {{- end }}
 
 {{/*
