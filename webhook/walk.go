@@ -538,7 +538,9 @@ func (s *scanner) enter() bool {
 	return s.depth <= maxDepth
 }
 
-// skip scans any value.
+// skip scans any value. Its object case is object with a member function
+// that skips, written out: the call per member through a function value cost
+// 3% of the handler's instructions (callgrind, 152,849 against 157,753).
 func (s *scanner) skip() bool {
 	switch c := s.peek(); c {
 	case '{':
