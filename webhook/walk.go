@@ -188,7 +188,7 @@ func metaMember(s *scanner, m *metaView, name []byte) bool {
 	case "namespace":
 		return s.str(&m.Namespace)
 	case "annotations":
-		return s.annotations(&m.Annotations)
+		return objectVal(s, &m.Annotations, annotationMember)
 	}
 	return s.skip()
 }
@@ -231,7 +231,7 @@ func templateMember(s *scanner, t *templateView, name []byte) bool {
 
 func templateMetaMember(s *scanner, m *templateMetaView, name []byte) bool {
 	if string(name) == "annotations" {
-		return s.annotations(&m.Annotations)
+		return objectVal(s, &m.Annotations, annotationMember)
 	}
 	return s.skip()
 }
@@ -334,11 +334,19 @@ func arrayVia[T any](s *scanner, p *[]T, scratch *[]T, elem func(*scanner, *T) b
 	}
 }
 
-// container reads an array element that must be an object (json.Unmarshal
-// decodes a null element as a zero container; the scan leaves it to it).
-func container(s *scanner, c *containerView) bool {
-	return s.peek() == '{' && object(s, c, containerMember)
+// element reads an array element with member; the element must be an object
+// (json.Unmarshal decodes a null element as a zero value; the scan leaves
+// that to it).
+func element[T any](member func(*scanner, *T, []byte) bool) func(*scanner, *T) bool {
+	return func(s *scanner, v *T) bool { return s.peek() == '{' && object(s, v, member) }
 }
+
+// pointer reads an object into a new T with member, as objectPtr does.
+func pointer[T any](member func(*scanner, *T, []byte) bool) func(*scanner, **T) bool {
+	return func(s *scanner, p **T) bool { return objectPtr(s, p, member) }
+}
+
+var container = element(containerMember)
 
 // stringMap reads an object of strings; {} is an empty map, not nil, as
 // json.Unmarshal makes it. A value that is not a string is left to
@@ -361,17 +369,6 @@ func stringMember(s *scanner, m *map[string]string, name []byte) bool {
 	}
 	(*m)[s.intern(name)] = v
 	return true
-}
-
-// annotations reads an object of strings, keeping the policy's.
-func (s *scanner) annotations(a *runtimeAnnotations) bool {
-	switch s.peek() {
-	case 'n':
-		return s.literal("null")
-	case '{':
-		return object(s, a, annotationMember)
-	}
-	return false
 }
 
 func annotationMember(s *scanner, a *runtimeAnnotations, name []byte) bool {

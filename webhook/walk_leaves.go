@@ -26,9 +26,7 @@ func orLeaf[T any](s *scanner, v *T, read func(*scanner, *T) bool) bool {
 	return s.leaf(v)
 }
 
-func podSecurityContext(s *scanner, p **corev1.PodSecurityContext) bool {
-	return objectPtr(s, p, podSecurityContextMember)
-}
+var podSecurityContext = pointer(podSecurityContextMember)
 
 func podSecurityContextMember(s *scanner, c *corev1.PodSecurityContext, name []byte) bool {
 	switch string(name) {
@@ -40,9 +38,7 @@ func podSecurityContextMember(s *scanner, c *corev1.PodSecurityContext, name []b
 	return false
 }
 
-func securityContext(s *scanner, p **corev1.SecurityContext) bool {
-	return objectPtr(s, p, securityContextMember)
-}
+var securityContext = pointer(securityContextMember)
 
 func securityContextMember(s *scanner, c *corev1.SecurityContext, name []byte) bool {
 	switch string(name) {
@@ -78,9 +74,7 @@ func tolerations(s *scanner, p *[]corev1.Toleration) bool {
 	return arrayVia(s, p, &s.tolerations, toleration)
 }
 
-func toleration(s *scanner, t *corev1.Toleration) bool {
-	return s.peek() == '{' && object(s, t, tolerationMember)
-}
+var toleration = element(tolerationMember)
 
 func tolerationMember(s *scanner, t *corev1.Toleration, name []byte) bool {
 	switch string(name) {
@@ -98,9 +92,7 @@ func tolerationMember(s *scanner, t *corev1.Toleration, name []byte) bool {
 	return false
 }
 
-func affinity(s *scanner, p **corev1.Affinity) bool {
-	return objectPtr(s, p, affinityMember)
-}
+var affinity = pointer(affinityMember)
 
 func affinityMember(s *scanner, a *corev1.Affinity, name []byte) bool {
 	if string(name) == "nodeAffinity" {
@@ -123,9 +115,7 @@ func nodeSelectorMember(s *scanner, n *corev1.NodeSelector, name []byte) bool {
 	return false
 }
 
-func nodeSelectorTerm(s *scanner, t *corev1.NodeSelectorTerm) bool {
-	return s.peek() == '{' && object(s, t, nodeSelectorTermMember)
-}
+var nodeSelectorTerm = element(nodeSelectorTermMember)
 
 func nodeSelectorTermMember(s *scanner, t *corev1.NodeSelectorTerm, name []byte) bool {
 	switch string(name) {
@@ -137,9 +127,7 @@ func nodeSelectorTermMember(s *scanner, t *corev1.NodeSelectorTerm, name []byte)
 	return false
 }
 
-func requirement(s *scanner, r *corev1.NodeSelectorRequirement) bool {
-	return s.peek() == '{' && object(s, r, requirementMember)
-}
+var requirement = element(requirementMember)
 
 func requirementMember(s *scanner, r *corev1.NodeSelectorRequirement, name []byte) bool {
 	switch string(name) {
