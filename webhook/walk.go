@@ -131,7 +131,7 @@ func requestMember(s *scanner, q *request, name []byte) bool {
 	case "oldObject":
 		return objectPtr(s, &q.OldObject, objectMember)
 	case "dryRun":
-		return s.leaf(&q.DryRun)
+		return orLeaf(s, &q.DryRun, boolPtr)
 	}
 	return s.skip()
 }

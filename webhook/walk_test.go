@@ -73,6 +73,8 @@ func scanCases(tb testing.TB) []struct {
 		{"a CronJob", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"batch","version":"v1","kind":"CronJob"},"object":{"metadata":{"annotations":{"a":"b"}},"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"annotations":{"x":"y"}},"spec":{"containers":[],"securityContext":{"windowsOptions":{"hostProcess":true}}}}}}}}}}`), true},
 		{"an escaped name that is read", []byte(`{"request":{"uid":"u","object":{"template":{"spec":{"hostNetwork":true}},"spec":{"template":null,"\u0063ontainers":[{"name":"a"}]}}}}`), true},
 		{"whitespace everywhere", []byte(" \t\r\n{ \"kind\" : \"k\" ,\n\"request\" : { \"uid\" : \"u\" , \"dryRun\" : true } }\n"), true},
+		{"dry run null", []byte(`{"request":{"uid":"u","dryRun":null}}`), true},
+		{"dry run not a boolean", []byte(`{"request":{"uid":"u","dryRun":0}}`), false},
 		{"numbers", wrap(`[0,-0,1.5,-2e10,3E+2,4e-3,12345678901234567890]`), true},
 		{"literals and empty values", wrap(`[true,false,null,{},[],""]`), true},
 		{"32 distinct members", wrap(members(32, false)), true},
