@@ -200,15 +200,15 @@ func TestMatchConditionsInTheAPIServer(t *testing.T) {
 			})
 		}
 	})
-	t.Run("HostProcess pods without host network are refused by the API server's validation before the validating webhook", func(t *testing.T) {
-		// The validating condition tests host network first; this is why
-		// that leaves out no pod the webhook could see. The node selector
-		// keeps the mutating webhook, which runs before validation, away.
+	t.Run("HostProcess pods without host network reach neither webhook and are refused by the API server's validation", func(t *testing.T) {
+		// Both conditions test host network first; this is why that leaves
+		// out no pod the validating webhook could see. Without the node
+		// selector, the pods lack a default: only host network keeps the
+		// mutating webhook away.
 		for name, spec := range hostProcessSpecs {
 			t.Run(name, func(t *testing.T) {
 				s := spec()
 				s.HostNetwork = false
-				s.NodeSelector = map[string]string{"kubernetes.io/os": "windows"}
 				expectRefusedByValidation(t, env.Client.Create(ctx, pod(covered, next(), s)))
 			})
 		}

@@ -127,9 +127,16 @@ has(c.securityContext) && has(c.securityContext.windowsOptions) && has(c.securit
 (has({{ $s }}.securityContext) && has({{ $s }}.securityContext.windowsOptions) && has({{ $s }}.securityContext.windowsOptions.hostProcess) && {{ $s }}.securityContext.windowsOptions.hostProcess == true) || (has({{ $s }}.containers) && {{ $s }}.containers.exists(c, {{ $c }})) || (has({{ $s }}.initContainers) && {{ $s }}.initContainers.exists(c, {{ $c }})) || (has({{ $s }}.ephemeralContainers) && {{ $s }}.ephemeralContainers.exists(c, {{ $c }}))
 {{- end }}
 
-{{/* Pods: the pod's own spec. For pods/ephemeralcontainers, object is the pod with its new ephemeral containers. */}}
+{{/*
+Pods: the pod's own spec. For pods/ephemeralcontainers, object is the pod with
+its new ephemeral containers. Host network is tested first: it is the
+cheapest test and false for nearly every ordinary pod, and the API server's
+validation refuses any pod with a HostProcess container and no host network
+("hostNetwork must be true if pod contains any hostProcess containers", on
+create, update and pods/ephemeralcontainers; tested in internal/charttest).
+*/}}
 {{- define "hostprocess-admission.cel.podIsHostProcess" -}}
-has(object.spec) && ({{ include "hostprocess-admission.cel.hostProcess" "object.spec" }})
+has(object.spec) && has(object.spec.hostNetwork) && object.spec.hostNetwork == true && ({{ include "hostprocess-admission.cel.hostProcess" "object.spec" }})
 {{- end }}
 
 {{/*
@@ -143,19 +150,15 @@ request.operation != 'UPDATE' || (has(request.subResource) && request.subResourc
 {{- end }}
 
 {{/*
-The validating pod webhook's one condition: a HostProcess pod with host
-network, created or with its containers changed. One expression rather than
-two conditions, because the API server evaluates every condition of a webhook
-before it looks at the results, and && stops at the first part that is false.
-The host network test comes first because it is the cheapest and false for
-nearly every ordinary pod; it leaves out no pod the webhook could see: the API
-server's validation, which runs before validating webhooks, refuses any pod
-with a HostProcess container and no host network ("hostNetwork must be true if
-pod contains any hostProcess containers", on create, update and
-pods/ephemeralcontainers; tested in internal/charttest).
+The validating pod webhook's one condition: a HostProcess pod, created or
+with its containers changed. One expression rather than two conditions,
+because the API server evaluates every condition of a webhook before it looks
+at the results, and && stops at the first part that is false. Validating
+webhooks run after the API server's validation, so the host network test
+leaves out no pod this webhook could see.
 */}}
 {{- define "hostprocess-admission.cel.validatePod" -}}
-has(object.spec) && has(object.spec.hostNetwork) && object.spec.hostNetwork == true && ({{ include "hostprocess-admission.cel.hostProcess" "object.spec" }}) && ({{ include "hostprocess-admission.cel.podChangesContainers" . }})
+{{ include "hostprocess-admission.cel.podIsHostProcess" . }} && ({{ include "hostprocess-admission.cel.podChangesContainers" . }})
 {{- end }}
 
 {{/*
@@ -185,7 +188,10 @@ nothing is defaulted.
 {{/*
 The mutating webhook's one condition: a HostProcess pod, lacking a default
 (webhook.skipDefaultedPods, unless the local-group node affinity is
-defaulted, which depends on the namespace's rules).
+defaulted, which depends on the namespace's rules). Mutating webhooks run
+before validation: a pod without host network that is not called here is
+refused by validation, unless a later mutating webhook sets host network, and
+the API server reinvokes only webhooks it called (docs/install.md).
 */}}
 {{- define "hostprocess-admission.cel.mutatePod" -}}
 {{- $d := .Values.config.defaults | default dict -}}
