@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +29,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
+
+	"github.com/google/pprof/profile"
 
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
 	"github.com/hostprocess-admission/hostprocess-admission/nativepolicy"
@@ -62,7 +63,14 @@ type e2eRun struct {
 	EtcdIdleMsPerS        float64 `json:"etcd_idle_cpu_ms_per_s"`
 	WebhookCPUPerPod      float64 `json:"webhook_cpu_ms_per_pod"`
 	MachineCPUPerPod      float64 `json:"machine_cpu_ms_per_pod"`
-	FirstFail             string  `json:"first_error,omitempty"`
+	// The accounting (accounting.go): kube-apiserver's CPU per pod under the
+	// admission chain and the admission's share of the background garbage
+	// collection, over the ProfiledPods created while the CPU profile ran.
+	AdmissionCPUPerPod  float64 `json:"apiserver_admission_cpu_ms_per_pod,omitempty"`
+	AdmissionGCPerPod   float64 `json:"apiserver_admission_gc_ms_per_pod,omitempty"`
+	AdmissionAllocShare float64 `json:"apiserver_admission_alloc_share,omitempty"`
+	ProfiledPods        int     `json:"profiled_pods,omitempty"`
+	FirstFail           string  `json:"first_error,omitempty"`
 }
 
 // machineBusy returns the CPU time all CPUs spent outside idle and iowait,
@@ -401,24 +409,6 @@ func (e *e2eBench) clean(ctx context.Context) error {
 	return errors.New("pods were not deleted in 60s")
 }
 
-// profileAPIServer records a CPU profile of kube-apiserver for seconds,
-// from its /debug/pprof endpoint, into path.
-func (e *e2eBench) profileAPIServer(ctx context.Context, seconds int, path string) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		data, err := e.cs.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
-			Param("seconds", strconv.Itoa(seconds)).Timeout(time.Duration(seconds+30) * time.Second).DoRaw(ctx)
-		if err == nil {
-			err = os.MkdirAll(filepath.Dir(path), 0o755)
-		}
-		if err == nil {
-			err = os.WriteFile(path, data, 0o644)
-		}
-		done <- err
-	}()
-	return done
-}
-
 // e2ePod makes a pod fit for creation: no fields the API server computes.
 func e2ePod(pod *corev1.Pod) *corev1.Pod {
 	pod.Spec.Priority, pod.Spec.PreemptionPolicy = nil, nil
@@ -426,10 +416,18 @@ func e2ePod(pod *corev1.Pod) *corev1.Pod {
 	return pod
 }
 
+// profiling is how a run profiles kube-apiserver for the accounting: a CPU
+// profile for seconds from the start of the run, written to keep unless it
+// is "".
+type profiling struct {
+	seconds int
+	keep    string
+}
+
 // run creates n pods with workers concurrent clients.
 // It also measures the CPU time of the webhook process (pid) and of the
-// whole machine per pod created.
-func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, workers, pid int) e2eRun {
+// whole machine per pod created and, with prof, accounts for admission.
+func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, workers, pid int, prof *profiling) (e2eRun, error) {
 	pods := e.cs.CoreV1().Pods(e.namespace)
 	// The idle rates, over idle seconds right before the run, once
 	// kube-apiserver has finished with the previous run's deletions (10,000
@@ -441,6 +439,15 @@ func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, wor
 		b, _ := cpuTime(e.apiserverPID)
 		if b-a < 50*time.Millisecond {
 			break
+		}
+	}
+	// The first snapshot of the allocation profile, before the idle
+	// measurement: fetching it costs kube-apiserver CPU.
+	var allocs0 *profile.Profile
+	if prof != nil {
+		var err error
+		if allocs0, err = e.fetchProfile(ctx, "allocs", 0, ""); err != nil {
+			return e2eRun{}, err
 		}
 	}
 	apiIdle0, _ := cpuTime(e.apiserverPID)
@@ -455,10 +462,25 @@ func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, wor
 	hook0, _ := cpuTime(pid)
 	busy0 := machineBusy()
 	lat := make([][]time.Duration, workers)
-	var next, failed atomic.Int64
+	var next, failed, created atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	start := time.Now()
+	// The pods created while the CPU profile ran: those created by its end,
+	// or all of them when the run ends first.
+	var inProfile atomic.Int64
+	inProfile.Store(-1)
+	var cpuProfile *profile.Profile
+	var profileErr error
+	profiled := make(chan struct{})
+	if prof != nil {
+		go func() {
+			defer close(profiled)
+			cpuProfile, profileErr = e.fetchProfile(ctx, "profile", prof.seconds, prof.keep)
+		}()
+		end := time.AfterFunc(time.Duration(prof.seconds)*time.Second, func() { inProfile.Store(created.Load()) })
+		defer end.Stop()
+	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -470,6 +492,8 @@ func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, wor
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
+				} else {
+					created.Add(1)
 				}
 			}
 		}(w)
@@ -493,5 +517,28 @@ func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, wor
 	if s, ok := firstErr.Load().(string); ok {
 		r.FirstFail = s
 	}
-	return r
+	if prof == nil {
+		return r, nil
+	}
+	<-profiled
+	if profileErr != nil {
+		return r, profileErr
+	}
+	allocs1, err := e.fetchProfile(ctx, "allocs", 0, "")
+	if err != nil {
+		return r, err
+	}
+	a := account{Pods: int(inProfile.Load())}
+	if a.Pods < 0 {
+		a.Pods = int(created.Load())
+	}
+	if a.Admission, a.GC, err = cpuAccount(cpuProfile); err != nil {
+		return r, err
+	}
+	if a.AllocShare, err = allocShare(allocs0, allocs1); err != nil {
+		return r, err
+	}
+	r.ProfiledPods, r.AdmissionAllocShare = a.Pods, round(a.AllocShare, 4)
+	r.AdmissionCPUPerPod, r.AdmissionGCPerPod = a.perPod()
+	return r, nil
 }
