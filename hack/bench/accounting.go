@@ -22,10 +22,17 @@ import (
 // allocated, hence of the garbage collector's background work.
 
 // admissionFrames are the functions that run the mutating and validating
-// admission chains (k8s.io/apiserver/pkg/admission/chain.go).
+// admission chains (k8s.io/apiserver/pkg/admission/chain.go), and those that
+// run outside them for a webhook call: the validating dispatcher calls each
+// webhook in a goroutine of its own, and the HTTP client's transport reads
+// and writes in goroutines of each connection (kube-apiserver's other HTTP
+// clients, to etcd and to itself, use gRPC and HTTP/2).
 var admissionFrames = map[string]bool{
-	"k8s.io/apiserver/pkg/admission.chainAdmissionHandler.Admit":    true,
-	"k8s.io/apiserver/pkg/admission.chainAdmissionHandler.Validate": true,
+	"k8s.io/apiserver/pkg/admission.chainAdmissionHandler.Admit":                                      true,
+	"k8s.io/apiserver/pkg/admission.chainAdmissionHandler.Validate":                                   true,
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/validating.(*validatingDispatcher).Dispatch.func1": true,
+	"net/http.(*persistConn).readLoop":                                                                true,
+	"net/http.(*persistConn).writeLoop":                                                               true,
 }
 
 // gcFrame is the garbage collector's background worker; its assists run in
@@ -73,8 +80,8 @@ func under(s *profile.Sample, frames func(string) bool) bool {
 	return false
 }
 
-// cpuAccount sums a CPU profile's samples under the admission chain and
-// under the garbage collector's background worker.
+// cpuAccount sums a CPU profile's samples under admissionFrames, each once,
+// and under the garbage collector's background worker.
 func cpuAccount(p *profile.Profile) (admission, gc time.Duration, err error) {
 	i, err := valueIndex(p, "cpu")
 	if err != nil {
@@ -93,7 +100,7 @@ func cpuAccount(p *profile.Profile) (admission, gc time.Duration, err error) {
 }
 
 // allocated returns the bytes an allocation profile records allocated since
-// the process started, in all and under the admission chain.
+// the process started, in all and under admissionFrames.
 func allocated(p *profile.Profile) (all, admission int64, err error) {
 	i, err := valueIndex(p, "alloc_space")
 	if err != nil {
