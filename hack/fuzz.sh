@@ -8,12 +8,8 @@
 # script accepts that one signature, and only after replaying the target's corpus passes. Any
 # other failure, or a failing input written to testdata, fails the run. Drop the check once
 # go.mod names Go 1.27 or newer.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-fuzztime=${1:-10s}
-found=0
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+#
+# Sourcing the script defines coordinator_race without running anything (hack/fuzz_test.go tests it).
 
 # coordinator_race FILE TARGET: true when the run's only failure is the coordinator's deadline.
 coordinator_race() {
@@ -29,24 +25,35 @@ coordinator_race() {
   }
 }
 
-while IFS= read -r file; do
-  dir=$(dirname "$file")
-  for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)\(' "$file" | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/'); do
-    found=1
-    echo "fuzz: ./$dir $target for $fuzztime"
-    corpus="$dir/testdata/fuzz/$target"
-    before=$(ls "$corpus" 2>/dev/null | sort || true)
-    rc=0
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "./$dir" 2>&1 | tee "$out" || rc=$?
-    [ "$rc" = 0 ] && continue
-    after=$(ls "$corpus" 2>/dev/null | sort || true)
-    if [ "$before" = "$after" ] && coordinator_race "$out" "$target"; then
-      echo "fuzz: $target stopped with Go's coordinator deadline race (golang/go#75804), nothing found; replaying its corpus"
-      go test -count=1 -run "^${target}\$" "./$dir"
-      continue
-    fi
-    echo "fuzz: $target failed (exit $rc)" >&2
-    exit "$rc"
-  done
-done < <(git ls-files '*_test.go' | sort)
-[ "$found" = 1 ] || echo "fuzz: no targets"
+main() {
+  set -euo pipefail
+  cd "$(dirname "$0")/.."
+  local fuzztime=${1:-10s} found=0
+  out=$(mktemp)
+  trap 'rm -f "$out"' EXIT
+  while IFS= read -r file; do
+    dir=$(dirname "$file")
+    for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)\(' "$file" | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/'); do
+      found=1
+      echo "fuzz: ./$dir $target for $fuzztime"
+      corpus="$dir/testdata/fuzz/$target"
+      before=$(ls "$corpus" 2>/dev/null | sort || true)
+      rc=0
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "./$dir" 2>&1 | tee "$out" || rc=$?
+      [ "$rc" = 0 ] && continue
+      after=$(ls "$corpus" 2>/dev/null | sort || true)
+      if [ "$before" = "$after" ] && coordinator_race "$out" "$target"; then
+        echo "fuzz: $target stopped with Go's coordinator deadline race (golang/go#75804), nothing found; replaying its corpus"
+        go test -count=1 -run "^${target}\$" "./$dir"
+        continue
+      fi
+      echo "fuzz: $target failed (exit $rc)" >&2
+      exit "$rc"
+    done
+  done < <(git ls-files '*_test.go' | sort)
+  [ "$found" = 1 ] || echo "fuzz: no targets"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi
