@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -35,9 +36,9 @@ var admissionFrames = map[string]bool{
 	"net/http.(*persistConn).writeLoop":                                                               true,
 }
 
-// gcFrame is the garbage collector's background worker; its assists run in
-// the allocating goroutines and count there.
-const gcFrame = "runtime.gcBgMarkWorker"
+// gcFrames are the garbage collector's background worker; its assists run
+// in the allocating goroutines and count there.
+var gcFrames = map[string]bool{"runtime.gcBgMarkWorker": true}
 
 // account is what one run's profiles attribute to admission.
 type account struct {
@@ -69,10 +70,10 @@ func valueIndex(p *profile.Profile, typ string) (int, error) {
 }
 
 // under reports whether any frame of s is one of frames.
-func under(s *profile.Sample, frames func(string) bool) bool {
+func under(s *profile.Sample, frames map[string]bool) bool {
 	for _, loc := range s.Location {
 		for _, line := range loc.Line {
-			if line.Function != nil && frames(line.Function.Name) {
+			if line.Function != nil && frames[line.Function.Name] {
 				return true
 			}
 		}
@@ -89,10 +90,10 @@ func cpuAccount(p *profile.Profile) (admission, gc time.Duration, err error) {
 	}
 	for _, s := range p.Sample {
 		v := time.Duration(s.Value[i])
-		if under(s, func(f string) bool { return admissionFrames[f] }) {
+		if under(s, admissionFrames) {
 			admission += v
 		}
-		if under(s, func(f string) bool { return f == gcFrame }) {
+		if under(s, gcFrames) {
 			gc += v
 		}
 	}
@@ -108,7 +109,7 @@ func allocated(p *profile.Profile) (all, admission int64, err error) {
 	}
 	for _, s := range p.Sample {
 		all += s.Value[i]
-		if under(s, func(f string) bool { return admissionFrames[f] }) {
+		if under(s, admissionFrames) {
 			admission += s.Value[i]
 		}
 	}
@@ -130,6 +131,69 @@ func allocShare(before, after *profile.Profile) (float64, error) {
 		return 0, fmt.Errorf("the allocation profile recorded no allocation between its snapshots (%d then %d bytes)", all0, all1)
 	}
 	return float64(adm1-adm0) / float64(all1-all0), nil
+}
+
+// accounting is one run's accounting in progress.
+type accounting struct {
+	e       *e2eBench
+	prof    profiling
+	allocs0 *profile.Profile
+	// pods is the pods created when the CPU profile ended, -1 until then.
+	pods     atomic.Int64
+	created  *atomic.Int64
+	end      *time.Timer
+	profiled chan struct{}
+	cpu      *profile.Profile
+	err      error
+}
+
+// beginAccount takes the first snapshot of the allocation profile.
+func (e *e2eBench) beginAccount(ctx context.Context, prof profiling) (*accounting, error) {
+	allocs0, err := e.fetchProfile(ctx, "allocs", 0, "")
+	if err != nil {
+		return nil, err
+	}
+	a := &accounting{e: e, prof: prof, allocs0: allocs0, profiled: make(chan struct{})}
+	a.pods.Store(-1)
+	return a, nil
+}
+
+// start starts the CPU profile at the start of the run; created counts the
+// pods the run creates.
+func (a *accounting) start(ctx context.Context, created *atomic.Int64) {
+	a.created = created
+	go func() {
+		defer close(a.profiled)
+		a.cpu, a.err = a.e.fetchProfile(ctx, "profile", a.prof.seconds, a.prof.keep)
+	}()
+	a.end = time.AfterFunc(time.Duration(a.prof.seconds)*time.Second, func() { a.pods.Store(created.Load()) })
+}
+
+// finish waits for the CPU profile, takes the second snapshot of the
+// allocation profile and returns what they attribute to admission over the
+// pods created while the CPU profile ran (all of them when the run ended
+// first).
+func (a *accounting) finish(ctx context.Context) (account, error) {
+	<-a.profiled
+	a.end.Stop()
+	if a.err != nil {
+		return account{}, a.err
+	}
+	allocs1, err := a.e.fetchProfile(ctx, "allocs", 0, "")
+	if err != nil {
+		return account{}, err
+	}
+	acc := account{Pods: int(a.pods.Load())}
+	if acc.Pods < 0 {
+		acc.Pods = int(a.created.Load())
+	}
+	if acc.Admission, acc.GC, err = cpuAccount(a.cpu); err != nil {
+		return account{}, err
+	}
+	if acc.AllocShare, err = allocShare(a.allocs0, allocs1); err != nil {
+		return account{}, err
+	}
+	return acc, nil
 }
 
 // fetchProfile gets a profile from kube-apiserver's /debug/pprof endpoint:

@@ -30,8 +30,6 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
-	"github.com/google/pprof/profile"
-
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
 	"github.com/hostprocess-admission/hostprocess-admission/nativepolicy"
 )
@@ -441,12 +439,12 @@ func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, wor
 			break
 		}
 	}
-	// The first snapshot of the allocation profile, before the idle
-	// measurement: fetching it costs kube-apiserver CPU.
-	var allocs0 *profile.Profile
+	// The accounting begins before the idle measurement: its first snapshot
+	// costs kube-apiserver CPU.
+	var acct *accounting
 	if prof != nil {
 		var err error
-		if allocs0, err = e.fetchProfile(ctx, "allocs", 0, ""); err != nil {
+		if acct, err = e.beginAccount(ctx, *prof); err != nil {
 			return e2eRun{}, err
 		}
 	}
@@ -466,20 +464,8 @@ func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, wor
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	start := time.Now()
-	// The pods created while the CPU profile ran: those created by its end,
-	// or all of them when the run ends first.
-	var inProfile atomic.Int64
-	inProfile.Store(-1)
-	var cpuProfile *profile.Profile
-	var profileErr error
-	profiled := make(chan struct{})
-	if prof != nil {
-		go func() {
-			defer close(profiled)
-			cpuProfile, profileErr = e.fetchProfile(ctx, "profile", prof.seconds, prof.keep)
-		}()
-		end := time.AfterFunc(time.Duration(prof.seconds)*time.Second, func() { inProfile.Store(created.Load()) })
-		defer end.Stop()
+	if acct != nil {
+		acct.start(ctx, &created)
 	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -517,25 +503,11 @@ func (e *e2eBench) run(ctx context.Context, name string, pod *corev1.Pod, n, wor
 	if s, ok := firstErr.Load().(string); ok {
 		r.FirstFail = s
 	}
-	if prof == nil {
+	if acct == nil {
 		return r, nil
 	}
-	<-profiled
-	if profileErr != nil {
-		return r, profileErr
-	}
-	allocs1, err := e.fetchProfile(ctx, "allocs", 0, "")
+	a, err := acct.finish(ctx)
 	if err != nil {
-		return r, err
-	}
-	a := account{Pods: int(inProfile.Load())}
-	if a.Pods < 0 {
-		a.Pods = int(created.Load())
-	}
-	if a.Admission, a.GC, err = cpuAccount(cpuProfile); err != nil {
-		return r, err
-	}
-	if a.AllocShare, err = allocShare(allocs0, allocs1); err != nil {
 		return r, err
 	}
 	r.ProfiledPods, r.AdmissionAllocShare = a.Pods, round(a.AllocShare, 4)
