@@ -150,8 +150,8 @@ func (h *Handler) serve(name string, review func(context.Context, *request) outc
 	})
 }
 
-// validate is the validating webhook: Pods (CREATE, UPDATE, and the
-// ephemeralcontainers subresource) and workload pod templates.
+// validate is the validating webhook: Pods (CREATE, and UPDATE through the
+// pod or a subresource), Bindings and workload pod templates.
 func (h *Handler) validate(ctx context.Context, req *request) outcome {
 	if skip, ok := h.outOfScope(req, true); ok {
 		return skip
@@ -160,18 +160,28 @@ func (h *Handler) validate(ctx context.Context, req *request) outcome {
 	if out, exempt := exemption(p, req); exempt {
 		return out
 	}
+	if req.SubResource == "binding" {
+		return h.validateBinding(ctx, p, req)
+	}
 	gk := metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
 	t, err := decodeTarget(gk, req.Object)
 	if err != nil {
 		return errored(http.StatusBadRequest, err.Error())
 	}
+	// before is the pod as it was, for an update of a Pod (or of one of its
+	// subresources): only the violations the update introduces count.
+	var before *target
 	if req.Operation == admissionv1.Update {
 		old, err := decodeTarget(gk, req.OldObject)
-		// A Pod's annotations reach the runtime only when its sandbox starts, so
-		// changing them later changes nothing; a template's reach every new pod.
-		if err == nil && sameForPolicy(old.spec, t.spec) && (!t.workload || sameRuntimeAnnotations(old.annotations, t.annotations)) {
-			// Relabelling, finalizers, scaling, status: nothing the policy reads changed.
+		// The kubelet reads a pod's annotations each time it creates the pod's
+		// sandbox, and a template's reach every new pod: both count.
+		if err == nil && sameForPolicy(old.spec, t.spec) && sameRuntimeAnnotations(old.annotations, t.annotations) {
+			// Relabelling, finalizers, tolerations, scheduling gates, scaling,
+			// status: nothing the policy reads changed.
 			return allowed()
+		}
+		if err == nil && !t.workload {
+			before = &old
 		}
 	}
 	if t.spec == nil {
@@ -188,8 +198,32 @@ func (h *Handler) validate(ctx context.Context, req *request) outcome {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the HostProcess namespace rules, so the pod is denied: %v", req.Namespace, err))
 	}
 	res := p.Evaluate(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath, Annotations: t.annotations})
+	if before != nil && before.spec != nil && len(res.Violations) > 0 {
+		old := before.spec.podSpec()
+		defer old.release()
+		was := p.Evaluate(policy.Input{Namespace: ns, Spec: &old.spec, SpecPath: before.specPath, Annotations: before.annotations})
+		res.Violations = policy.Introduced(was.Violations, res.Violations)
+	}
 	mode := p.ModeFor(t.workload)
 	return h.verdict(req, t, mode, &res)
+}
+
+// validateBinding judges the runtime annotations of a Binding, which the API
+// server merges into the pod it binds (policy.EvaluateBinding).
+func (h *Handler) validateBinding(ctx context.Context, p *policy.Policy, req *request) outcome {
+	if req.Object == nil {
+		return errored(http.StatusBadRequest, "request has no Binding object")
+	}
+	t := target{name: req.Name, annotations: req.Object.Metadata.Annotations}
+	if len(t.annotations) == 0 {
+		return allowed()
+	}
+	ns, err := h.namespace(ctx, p, req.Namespace)
+	if err != nil {
+		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the Binding's runtime annotations, so it is denied: %v", req.Namespace, err))
+	}
+	res := p.EvaluateBinding(ns, t.annotations)
+	return h.verdict(req, t, p.ModeFor(false), &res)
 }
 
 // verdict turns an evaluation into a response under mode.
@@ -266,6 +300,13 @@ func (h *Handler) mutate(ctx context.Context, req *request) outcome {
 	return out
 }
 
+// podSubresources are the ways into a Pod that can change what its node runs
+// (docs/policy.md, "Updates"): the pod itself, its ephemeral containers, its
+// status (which keeps changes of metadata), its resources (resize, which the
+// policy does not read) and its Binding (whose annotations are merged into
+// the pod). The Binding's object is a Binding; the others' is the Pod.
+var podSubresources = map[string]bool{"": true, "ephemeralcontainers": true, "status": true, "resize": true, "binding": true}
+
 // outOfScope admits requests this webhook does not evaluate: other
 // operations, subresources and resources. validating selects the
 // validating webhook's scope (pods, pods/ephemeralcontainers, workloads on
@@ -278,10 +319,15 @@ func (h *Handler) outOfScope(req *request, validating bool) (outcome, bool) {
 		return allowed(), true
 	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
 		return allowed(), true
-	case isPod && req.SubResource != "" && req.SubResource != "ephemeralcontainers":
+	case isPod && !podSubresources[req.SubResource]:
 		return allowed(), true
 	case !isPod && (req.SubResource != "" || !policy.HasPodSpec(gr)):
 		return allowed(), true
+	case isPod && req.SubResource == "binding":
+		if req.Kind.Group != "" || req.Kind.Kind != "Binding" {
+			return errored(http.StatusBadRequest, fmt.Sprintf("resource pods/binding has unexpected kind %s", req.Kind.Kind)), true
+		}
+		return outcome{}, false
 	}
 	if _, ok := kindPaths[metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}]; !ok {
 		return errored(http.StatusBadRequest, fmt.Sprintf("resource %s has unexpected kind %s", gr.String(), req.Kind.Kind)), true
@@ -438,11 +484,11 @@ func resourceLabel(req *request) string {
 	if !policy.HasPodSpec(gr) {
 		return "other"
 	}
-	if req.SubResource == "ephemeralcontainers" {
-		return "pods/ephemeralcontainers"
+	switch {
+	case req.SubResource == "":
+		return gr.String()
+	case gr.Resource == "pods" && podSubresources[req.SubResource]:
+		return "pods/" + req.SubResource
 	}
-	if req.SubResource != "" {
-		return "other"
-	}
-	return gr.String()
+	return "other"
 }
