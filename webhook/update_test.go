@@ -102,7 +102,9 @@ func TestValidateUpdates(t *testing.T) {
 			message: forbidden + `pod: spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0] ` +
 				`can only match kubernetes.io/os values other than windows (allowed: terms that can match kubernetes.io/os=windows)`},
 		{name: "a nodeSelector for Windows added while gated is admitted", config: onlyLocalService,
-			obj:  with(gated, func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "windows", "pool": "a"} }),
+			obj: with(gated, func(p *corev1.Pod) {
+				p.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "windows", "pool": "a"}
+			}),
 			opts: update(gated, "")},
 		{name: "removing the scheduling gate of a compliant pod is admitted", config: onlyLocalService,
 			obj: with(gated, func(p *corev1.Pod) { p.Spec.SchedulingGates = nil }), opts: update(gated, "")},
