@@ -1,6 +1,7 @@
 package nativepolicy
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -24,29 +25,52 @@ type target struct {
 	// pod spec, its field path, the pod's (template's) annotations and their
 	// metadata's field path.
 	spec, specPath, annotations, metaPath string
+	// oldSpec and oldAnnotations, for Pods, are the pod before an UPDATE: only
+	// the violations an update introduces count (policy.Introduced).
+	oldSpec, oldAnnotations string
 }
 
 func podTarget() target {
 	return target{
 		name: PodsPolicy,
 		rules: []admissionregistrationv1.NamedRuleWithOperations{
-			rule(createUpdate, "", "pods", "pods/ephemeralcontainers"),
+			rule(createUpdate, "", "pods", "pods/ephemeralcontainers", "pods/status", "pods/binding"),
 		},
 		inScope: []admissionregistrationv1.MatchCondition{{
-			Name:       "hostprocess-pod",
-			Expression: "has(object.spec) && " + hostProcessOf("object.spec"),
+			// A Binding does not show its pod: one that carries a runtime
+			// annotation is judged by it (policy.EvaluateBinding).
+			Name: "hostprocess-pod",
+			Expression: "request.?subResource.orValue('') == 'binding' ? " + runtimeAnnotationsSet("object.metadata.?annotations") +
+				" : has(object.spec) && " + hostProcessOf("object.spec"),
 		}, {
-			// Pod UPDATEs that change none of the fields the policy reads
-			// (labels, annotations, finalizers, tolerations, status) are
-			// admitted, as in the webhook; the subresource always counts.
-			Name:       "changes-policy-fields",
-			Expression: "request.operation != 'UPDATE' || request.?subResource.orValue('') != '' || " + specView("object.?spec") + " != " + specView("oldObject.?spec"),
+			// Pod UPDATEs, through the pod or a subresource, that change none
+			// of the fields the policy reads (labels, other annotations,
+			// finalizers, tolerations, scheduling gates, status) are admitted,
+			// as in the webhook.
+			Name: "changes-policy-fields",
+			Expression: "request.operation != 'UPDATE' || " + specView("object.?spec") + " != " + specView("oldObject.?spec") +
+				" || " + annotationsView("object.metadata.?annotations") + " != " + annotationsView("oldObject.metadata.?annotations"),
 		}},
-		spec:        "object.spec",
-		specPath:    "'spec'",
-		annotations: "object.metadata.?annotations.orValue({})",
-		metaPath:    "'metadata'",
+		spec:           "object.spec",
+		specPath:       "'spec'",
+		annotations:    "object.metadata.?annotations.orValue({})",
+		metaPath:       "'metadata'",
+		oldSpec:        "oldObject.spec",
+		oldAnnotations: "oldObject.metadata.?annotations.orValue({})",
 	}
+}
+
+// runtimeAnnotationsSet is true when the optional annotations a have one of
+// the annotations the policy reads (policy.RuntimeAnnotations).
+func runtimeAnnotationsSet(a string) string {
+	return litList(policy.RuntimeAnnotations) + ".exists(k, k in " + a + ".orValue({}))"
+}
+
+// annotationsView lists the values of the annotations the policy reads in
+// the optional annotations a, as the webhook compares them
+// (sameRuntimeAnnotations).
+func annotationsView(a string) string {
+	return litList(policy.RuntimeAnnotations) + ".map(k, " + optList(a+"[?k]") + ")"
 }
 
 // byResource picks a CEL expression by the workload's resource: CronJobs,
@@ -238,9 +262,45 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		return "variables.containers.filter(x, !(" + strings.Join(m, " || ") + ")).map(x, " +
 			vio("image", "'container ' + x.qname + ': image ' + "+quoteCEL("x.image")+" + "+lit(" is not allowed (allowed: "+s.allowedImages+")")) + ")"
 	})))
-	vars = append(vars, v("violations", "variables.mixedViolations +\nvariables.hostNetworkViolations +\nvariables.userViolations +\nvariables.inheritUserViolations +\n"+
+	vars = append(vars, v("found", "variables.mixedViolations +\nvariables.hostNetworkViolations +\nvariables.userViolations +\nvariables.inheritUserViolations +\n"+
 		"variables.nonRootViolations +\nvariables.windowsOSViolations +\nvariables.namespaceViolations +\nvariables.imageViolations"))
-	return vars
+	if t.oldSpec == "" {
+		return append(vars, v("violations", "variables.found"))
+	}
+	// The same variables over the pod before an UPDATE, evaluated (lazily)
+	// only for UPDATEs, and only when it was a HostProcess pod.
+	old := renamed(vars, "old", map[string]string{"spec": t.oldSpec, "annotations": t.oldAnnotations})
+	last := &old[len(old)-1]
+	last.Expression = hostProcessOf(t.oldSpec) + " ? (" + last.Expression + ") : []"
+	vars = append(vars, old...)
+	return append(vars, v("violations", "request.?subResource.orValue('') == 'binding' ? variables.inheritUserViolations : "+
+		"request.operation == 'UPDATE' ? variables.found.filter(x, !(x in variables.oldFound)) : variables.found"))
+}
+
+// renamed copies vars with each name prefixed (spec becomes oldSpec) and the
+// references between them renamed alike; roots replaces the expressions of
+// the variables named in it.
+func renamed(vars []admissionregistrationv1.Variable, prefix string, roots map[string]string) []admissionregistrationv1.Variable {
+	name := func(n string) string { return prefix + strings.ToUpper(n[:1]) + n[1:] }
+	known := map[string]bool{}
+	for _, v := range vars {
+		known[v.Name] = true
+	}
+	ref := regexp.MustCompile(`variables\.(\w+)`)
+	out := make([]admissionregistrationv1.Variable, len(vars))
+	for i, v := range vars {
+		expr := ref.ReplaceAllStringFunc(v.Expression, func(m string) string {
+			if n := m[len("variables."):]; known[n] {
+				return "variables." + name(n)
+			}
+			return m
+		})
+		if r, ok := roots[v.Name]; ok {
+			expr = r
+		}
+		out[i] = admissionregistrationv1.Variable{Name: name(v.Name), Expression: expr}
+	}
+	return out
 }
 
 // inheritUserMessage is the inheritUser rule's message, as in
@@ -314,7 +374,8 @@ func (g *generator) warningVariables() []admissionregistrationv1.Variable {
 			lit(lowerDomain+"; write ")+" + "+quoteCEL(lit(config.ServiceDomain+`\`)+" + "+account)+"))"),
 		v("rootfsWarnings", "("+lit(rootfs)+" in variables.annotations) ? ['pod: ' + variables.metaPath + "+lit(".annotations["+rootfs+"] ")+" + "+
 			quoteCEL("variables.annotations["+lit(rootfs)+"]")+" + "+lit(" makes the runtime put the containers' files at that path on the node")+"] : []"),
-		v("warnings", "variables.privilegedWarnings + variables.inheritUserWarnings + variables.startWarnings + variables.rootfsWarnings"),
+		// A Binding gets no warnings: it does not show the pod.
+		v("warnings", "request.?subResource.orValue('') == 'binding' ? [] : variables.privilegedWarnings + variables.inheritUserWarnings + variables.startWarnings + variables.rootfsWarnings"),
 	}
 }
 
