@@ -273,8 +273,12 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 	last := &old[len(old)-1]
 	last.Expression = hostProcessOf(t.oldSpec) + " ? (" + last.Expression + ") : []"
 	vars = append(vars, old...)
+	// Debug containers run under the pod's own violations (messages that
+	// start "pod: "): those count again when ephemeral containers are added.
+	vars = append(vars, v("priorFound", "request.?subResource.orValue('') == 'ephemeralcontainers' ? "+
+		"variables.oldFound.filter(x, !x.msg.startsWith('pod: ')) : variables.oldFound"))
 	return append(vars, v("violations", "request.?subResource.orValue('') == 'binding' ? variables.inheritUserViolations : "+
-		"request.operation == 'UPDATE' ? variables.found.filter(x, !(x in variables.oldFound)) : variables.found"))
+		"request.operation == 'UPDATE' ? variables.found.filter(x, !(x in variables.priorFound)) : variables.found"))
 }
 
 // renamed copies vars with each name prefixed (spec becomes oldSpec) and the

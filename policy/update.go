@@ -12,13 +12,19 @@ reads, is never blocked (docs/policy.md, "Updates").
 */
 
 // Introduced returns the violations of after that before does not have, in
-// the order of after: what an update of an object adds.
-func Introduced(before, after []Violation) []Violation {
+// the order of after: what an update of an object adds. When the update adds
+// containers (pods/ephemeralcontainers), the pod's own violations (against
+// PodTarget, e.g. the inherit-user annotation or a pod-level user) count
+// whether or not before had them: the new containers run under them too.
+func Introduced(before, after []Violation, addsContainers bool) []Violation {
 	if len(before) == 0 || len(after) == 0 {
 		return after
 	}
 	had := make(map[Violation]struct{}, len(before))
 	for _, v := range before {
+		if addsContainers && v.Container == PodTarget {
+			continue
+		}
 		had[v] = struct{}{}
 	}
 	var added []Violation

@@ -56,10 +56,11 @@ func TestAdversarialReviews(t *testing.T) {
 			t.Fatalf("allowed %v result %+v", resp.Allowed, resp.Result)
 		}
 	})
-	t.Run("an UPDATE that changes a container of a deleting pod is evaluated", func(t *testing.T) {
-		old := bad.DeepCopy()
+	t.Run("an UPDATE of a deleting pod that introduces a violation is evaluated", func(t *testing.T) {
+		old := hostProcessPod()
 		old.DeletionTimestamp = &metav1.Time{}
-		cur := old.DeepCopy()
+		cur := bad.DeepCopy()
+		cur.DeletionTimestamp = &metav1.Time{}
 		cur.Spec.Containers[0].Image = "mcr.microsoft.com/windows/servercore:ltsc2022"
 		_, resp := post(t, newHandler(t, nil, nil).Validate(), reviewBody(t, cur, reviewOpts{op: admissionv1.Update, old: old}))
 		if resp.Allowed || resp.Result.Message != badMsg {

@@ -202,7 +202,7 @@ func (h *Handler) validate(ctx context.Context, req *request) outcome {
 		old := before.spec.podSpec()
 		defer old.release()
 		was := p.Evaluate(policy.Input{Namespace: ns, Spec: &old.spec, SpecPath: before.specPath, Annotations: before.annotations})
-		res.Violations = policy.Introduced(was.Violations, res.Violations)
+		res.Violations = policy.Introduced(was.Violations, res.Violations, req.SubResource == "ephemeralcontainers")
 	}
 	mode := p.ModeFor(t.workload)
 	return h.verdict(req, t, mode, &res)

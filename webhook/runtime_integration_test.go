@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,18 +138,39 @@ func TestServeJudgesTheAccountTheRuntimeRuns(t *testing.T) {
 		}
 	})
 
-	t.Run("item 1: an ephemeral container added to an annotated pod is judged as SYSTEM", func(t *testing.T) {
+	t.Run("item 1: annotating an existing pod is judged, and so is an ephemeral container added to an annotated pod", func(t *testing.T) {
 		p := hpPod("annotated-later", `NT AUTHORITY\Local service`)
 		p.Spec.Containers[0].Image = debugImage
 		if _, err := cs.CoreV1().Pods("services").Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		// Annotating a running pod changes nothing on the node: admitted.
+		// The kubelet copies the pod's annotations into every new sandbox:
+		// annotating a pod after its creation is judged like creating it.
 		patch := []byte(`{"metadata":{"annotations":{"microsoft.com/hostprocess-inherit-user":"true"}}}`)
-		got, err := cs.CoreV1().Pods("services").Patch(ctx, "annotated-later", types.MergePatchType, patch, metav1.PatchOptions{})
-		if err != nil {
-			t.Fatalf("annotating an existing pod: %v", err)
+		_, err := cs.CoreV1().Pods("services").Patch(ctx, "annotated-later", types.MergePatchType, patch, metav1.PatchOptions{})
+		if want := inheritDenied("pods", "annotated-later", "metadata"); err == nil || err.Error() != want {
+			t.Fatalf("annotating an existing pod: error:\ngot:  %v\nwant: %s", err, want)
 		}
+		// A pod that has the annotation already (admitted where SYSTEM is
+		// allowed) gets its debug containers judged as SYSTEM.
+		writeFile(t, serve.configPath, strings.Replace(runtimeConfig, "- namespaces: [services]", "- namespaces: [services-old]", 1)+
+			"- namespaces: [services]\n  allowedUsers: [\"NT AUTHORITY\\\\SYSTEM\", \"NT AUTHORITY\\\\LocalService\"]\n")
+		eventually(t, 20*time.Second, "SYSTEM allowed in services", func() error {
+			_, err := cs.CoreV1().Pods("services").Patch(ctx, "annotated-later", types.MergePatchType, patch, metav1.PatchOptions{})
+			return err
+		})
+		writeFile(t, serve.configPath, runtimeConfig)
+		got, err := cs.CoreV1().Pods("services").Get(ctx, "annotated-later", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, "the test configuration again", func() error {
+			_, err := cs.CoreV1().Pods("services").Create(ctx, inheritPod("probe"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			if want := inheritDenied("pods", "probe", "metadata"); err == nil || err.Error() != want {
+				return fmt.Errorf("not yet in force: %v", err)
+			}
+			return nil
+		})
 		got.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
 			Name: "debugger", Image: debugImage,
 			SecurityContext: &corev1.SecurityContext{WindowsOptions: &corev1.WindowsSecurityContextOptions{RunAsUserName: ptr.To(`NT AUTHORITY\Local service`)}}}}}

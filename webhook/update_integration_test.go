@@ -61,13 +61,19 @@ func TestUpdatesThroughTheChartsWebhooks(t *testing.T) {
 		p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/hold"}}
 		return p
 	}
-	eventually(t, 30*time.Second, "the Local service configuration", func() error {
-		_, err := pods.Create(ctx, hpPod("probe", `NT AUTHORITY\SYSTEM`), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err == nil {
+	// In force when a Local service pod is admitted in the namespace (the
+	// configuration startServe wrote allows no HostProcess pod there) and a
+	// SYSTEM pod is not.
+	inForce := func() error {
+		if _, err := pods.Create(ctx, hpPod("probe", `NT AUTHORITY\Local service`), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+			return err
+		}
+		if _, err := pods.Create(ctx, hpPod("probe", `NT AUTHORITY\SYSTEM`), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err == nil {
 			return fmt.Errorf("a SYSTEM pod is still admitted")
 		}
 		return nil
-	})
+	}
+	eventually(t, 30*time.Second, "the Local service configuration", inForce)
 	create := func(t *testing.T, p *corev1.Pod) {
 		t.Helper()
 		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
@@ -169,12 +175,7 @@ func TestUpdatesThroughTheChartsWebhooks(t *testing.T) {
 		old.Spec.SecurityContext.WindowsOptions.RunAsUserName = ptr.To(`NT AUTHORITY\SYSTEM`)
 		create(t, old)
 		writeFile(t, serve.configPath, localServiceConfig)
-		eventually(t, 30*time.Second, "the Local service configuration again", func() error {
-			if _, err := pods.Create(ctx, hpPod("probe", `NT AUTHORITY\SYSTEM`), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err == nil {
-				return fmt.Errorf("a SYSTEM pod is still admitted")
-			}
-			return nil
-		})
+		eventually(t, 30*time.Second, "the Local service configuration again", inForce)
 		expect(t, patch("old", "", map[string]any{"metadata": map[string]any{"labels": map[string]string{"team": "c"}}}), "")
 		expect(t, patch("old", "", map[string]any{"metadata": map[string]any{"annotations": map[string]string{policy.InheritUserAnnotation: "true"}}}),
 			forbidden("old", inheritMsg))

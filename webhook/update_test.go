@@ -122,6 +122,20 @@ func TestValidateUpdates(t *testing.T) {
 			obj:     with(hostProcessPod(), func(p *corev1.Pod) { p.Spec.Containers[0].Image = "docker.io/library/busybox:1" }),
 			opts:    update(hostProcessPod(), ""),
 			message: forbidden + `container "agent": image "docker.io/library/busybox:1" is not allowed (allowed: mcr.microsoft.com/*)`},
+		{name: "a debug container added to a pod that already inherits the user is denied: it would run as SYSTEM too", config: onlyLocalService,
+			obj: with(running, func(p *corev1.Pod) {
+				inherit(p)
+				p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+					Name: "debugger", Image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}}}
+			}),
+			opts: update(with(running, inherit), "ephemeralcontainers"), message: forbidden + inheritMsg},
+		{name: "a compliant debug container added to a pod with an older container violation is admitted", config: onlyImages,
+			obj: with(hostProcessPod(), func(p *corev1.Pod) {
+				p.Spec.Containers[0].Image = "docker.io/library/busybox:1"
+				p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+					Name: "debugger", Image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}}}
+			}),
+			opts: update(with(hostProcessPod(), func(p *corev1.Pod) { p.Spec.Containers[0].Image = "docker.io/library/busybox:1" }), "ephemeralcontainers")},
 		{name: "resizing a pod is admitted", config: onlyLocalService,
 			obj: with(running, func(p *corev1.Pod) {
 				p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}
