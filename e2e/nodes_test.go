@@ -32,6 +32,8 @@ const (
 	// agentsGroup is the local group the configuration allows and the
 	// executor prepares.
 	agentsGroup = "hostprocess-agents"
+	// servicesNamespace allows only NT AUTHORITY\Local service.
+	servicesNamespace = "nodes-services"
 	// readyLabel is the node label the executor sets (executor.LocalGroupsReadyLabel).
 	readyLabel = "hostprocess.dev/local-groups-ready"
 	// nodesTimeout bounds how long the controllers, the scheduler and kwok
@@ -52,6 +54,10 @@ allowedUsers:
 - NT AUTHORITY\NetworkService
 allowedLocalGroups:
 - ` + agentsGroup + `
+namespaceRules:
+- namespaces: [` + servicesNamespace + `]
+  allowedUsers: [NT AUTHORITY\Local service]
+- namespaceSelector: {}
 defaults:
   nodeSelector: true
   tolerations:
@@ -394,6 +400,49 @@ var _ = Describe("scheduling onto simulated Windows and Linux nodes", Ordered, f
 			live, err := cluster.Clientset.AppsV1().Deployments(appsNamespace).Get(ctx, good.Name, metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(live.Status.ReadyReplicas).To(BeNumerically("==", 3))
+		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
+	})
+
+	It("refuses kubectl annotate that would switch a gated pod to SYSTEM; removing the gate runs it with its admitted account", func(ctx SpecContext) {
+		By("creating namespace " + servicesNamespace + ", where only NT AUTHORITY\\Local service is allowed")
+		_, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: servicesNamespace}}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(cluster.Clientset.CoreV1().Namespaces().Delete(ctx, servicesNamespace, metav1.DeleteOptions{})).To(Succeed())
+		})
+		const name = "gated-agent"
+		p := localGroupPod(name)
+		p.Namespace = servicesNamespace
+		p.Spec.SecurityContext.WindowsOptions.RunAsUserName = ptrTo(`NT AUTHORITY\Local service`)
+		p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/hold"}}
+		By("kubectl apply -f - with pod " + name + ", held by a scheduling gate")
+		res := cluster.KubectlStdin(ctx, manifest(p), "apply", "-f", "-")
+		Expect(res.Failed()).To(BeFalse(), res.String())
+		Expect(res.Stdout).To(Equal("pod/" + name + " created\n"))
+
+		By("kubectl annotate pod " + name + " microsoft.com/hostprocess-inherit-user=true: refused by the webhook")
+		res = cluster.Kubectl(ctx, "annotate", "-n", servicesNamespace, "pod", name, "microsoft.com/hostprocess-inherit-user=true")
+		Expect(res.Failed()).To(BeTrue(), res.String())
+		Expect(res.Errors()).To(Equal("Error from server (Forbidden): " + denial(validateWebhook, "pods", name,
+			`pod: metadata.annotations[microsoft.com/hostprocess-inherit-user] "true" makes every container run as NT AUTHORITY\SYSTEM, which is not allowed (allowed: NT AUTHORITY\Local service)`)))
+
+		By("kubectl label pod " + name + " team=agents: admitted")
+		res = cluster.Kubectl(ctx, "label", "-n", servicesNamespace, "pod", name, "team=agents")
+		Expect(res.Failed()).To(BeFalse(), res.String())
+
+		By("kubectl patch pod " + name + " removing the scheduling gate: admitted")
+		res = cluster.Kubectl(ctx, "patch", "-n", servicesNamespace, "pod", name, "--type=json", "-p", `[{"op":"remove","path":"/spec/schedulingGates"}]`)
+		Expect(res.Failed()).To(BeFalse(), res.String())
+		Expect(res.Stdout).To(Equal("pod/" + name + " patched\n"))
+
+		By("waiting for " + name + " to run on a Windows node as NT AUTHORITY\\Local service, without the annotation")
+		Eventually(func(g Gomega) {
+			live, err := cluster.Clientset.CoreV1().Pods(servicesNamespace).Get(ctx, name, metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(nodes.IsWindows(live.Spec.NodeName)).To(BeTrue(), "node %q", live.Spec.NodeName)
+			g.Expect(podRunning(live)).To(BeTrue())
+			g.Expect(live.Annotations).NotTo(HaveKey("microsoft.com/hostprocess-inherit-user"))
+			g.Expect(*live.Spec.SecurityContext.WindowsOptions.RunAsUserName).To(Equal(`NT AUTHORITY\Local service`))
 		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
 	})
 
