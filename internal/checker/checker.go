@@ -30,6 +30,8 @@ type Result struct {
 	Document  int    `json:"document"`
 	// Item is the position in a list, 0 outside a list.
 	Item int `json:"item,omitempty"`
+	// Line is the line of File the object starts on, 0 when unknown.
+	Line int `json:"line,omitempty"`
 	// Allowed is false when the object has violations and its mode is enforce.
 	Allowed bool        `json:"allowed"`
 	Mode    config.Mode `json:"mode"`
@@ -43,6 +45,8 @@ type Result struct {
 
 	// where is the source as shown in text output.
 	where string
+	// index is the object's position in the input.
+	index int
 }
 
 // Skipped is an object that is neither a Pod nor a workload.
@@ -53,9 +57,12 @@ type Skipped struct {
 	File      string `json:"file"`
 	Document  int    `json:"document"`
 	Item      int    `json:"item,omitempty"`
+	Line      int    `json:"line,omitempty"`
 	Reason    string `json:"reason"`
 
 	where string
+	// index is the object's position in the input.
+	index int
 }
 
 // Summary counts the objects of a report.
@@ -92,7 +99,7 @@ func Check(p *policy.Policy, objs []manifest.Object) *Report {
 		perFile[o.Source.File]++
 	}
 	noted := map[string]bool{}
-	for _, o := range objs {
+	for i, o := range objs {
 		// The document is shown only where the file holds several objects.
 		where := o.Source.File
 		if perFile[o.Source.File] > 1 {
@@ -100,11 +107,11 @@ func Check(p *policy.Policy, objs []manifest.Object) *Report {
 		}
 		tmpl, err := policy.Extract(o.Object)
 		if err != nil {
-			r.skip(o, where)
+			r.skip(o, where, i)
 			continue
 		}
 		res := check(p, o, tmpl, namespaces)
-		res.where = where
+		res.where, res.index = where, i
 		if p.NeedsNamespaceLabels() && res.HostProcess && !res.Exempt && !noted[res.Namespace] {
 			if _, ok := namespaces[res.Namespace]; !ok {
 				noted[res.Namespace] = true
@@ -128,10 +135,10 @@ func Check(p *policy.Policy, objs []manifest.Object) *Report {
 // Denied reports whether any object was denied.
 func (r *Report) Denied() bool { return r.Summary.Denied > 0 }
 
-func (r *Report) skip(o manifest.Object, where string) {
+func (r *Report) skip(o manifest.Object, where string, index int) {
 	s := Skipped{
-		Kind: o.GVK.Kind, File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item,
-		Reason: "not a pod or workload", where: where,
+		Kind: o.GVK.Kind, File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item, Line: o.Source.Line,
+		Reason: "not a pod or workload", where: where, index: index,
 	}
 	if m, err := meta.Accessor(o.Object); err == nil {
 		s.Namespace, s.Name = m.GetNamespace(), m.GetName()
@@ -173,7 +180,7 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 	m, _ := meta.Accessor(o.Object) // Extract succeeded, so o.Object has metadata.
 	res := Result{
 		Kind: o.GVK.Kind, Namespace: m.GetNamespace(), Name: m.GetName(),
-		File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item,
+		File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item, Line: o.Source.Line,
 		Allowed: true, Mode: p.ModeFor(tmpl.Workload),
 		Violations: []policy.Violation{}, Warnings: []string{}, Patch: []policy.PatchOp{},
 	}

@@ -292,6 +292,7 @@ func TestWriteJSON(t *testing.T) {
       "name": "agent",
       "file": "x.yaml",
       "document": 1,
+      "line": 1,
       "allowed": true,
       "mode": "enforce",
       "exempt": false,
@@ -306,6 +307,7 @@ func TestWriteJSON(t *testing.T) {
       "name": "bad",
       "file": "x.yaml",
       "document": 2,
+      "line": 17,
       "allowed": false,
       "mode": "enforce",
       "exempt": false,
@@ -336,6 +338,7 @@ func TestWriteJSON(t *testing.T) {
       "name": "c",
       "file": "x.yaml",
       "document": 3,
+      "line": 32,
       "reason": "not a pod or workload"
     }
   ],
