@@ -200,7 +200,7 @@ func (h *Handler) verdict(req *request, t target, mode config.Mode, res *policy.
 		return out
 	}
 	for _, v := range res.Violations {
-		h.Metrics.violation(v.Rule, string(mode))
+		h.Metrics.violation(v.Rule, string(mode), req.Namespace)
 	}
 	annotations := map[string]string{
 		AnnotationViolations: violationsJSON(res.Violations),
