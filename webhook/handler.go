@@ -187,7 +187,7 @@ func (h *Handler) validate(ctx context.Context, req *request) outcome {
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the HostProcess namespace rules, so the pod is denied: %v", req.Namespace, err))
 	}
-	res := p.Evaluate(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath, Annotations: t.annotations})
+	res := p.Evaluate(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath, Annotations: t.annotations, Kind: req.Kind.Kind})
 	mode := p.ModeFor(t.workload)
 	return h.verdict(req, t, mode, &res)
 }

@@ -196,6 +196,7 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 		Namespace: policy.Namespace{Name: res.Namespace, Labels: namespaces[res.Namespace]},
 		Spec:      tmpl.Spec,
 		SpecPath:  tmpl.SpecPath,
+		Kind:      o.GVK.Kind,
 	}
 	if tmpl.Meta != nil {
 		in.Annotations = tmpl.Meta.Annotations
