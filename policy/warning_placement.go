@@ -43,7 +43,7 @@ func warnPlacement(ev *evaluation) {
 			taintString(want)+" of defaults.tolerations: "+placementConsequence(kind, "create no pods on the nodes with that taint")+
 			"; add the toleration "+tolerationJSON(want)+" to "+path+".tolerations")
 	}
-	if (d.NodeSelector == nil || *d.NodeSelector) && len(defaultNodeSelector(nil, spec)) > 0 {
+	if (d.NodeSelector == nil || *d.NodeSelector) && len(defaultNodeSelector(nil, spec, "")) > 0 {
 		ev.res.Warnings = append(ev.res.Warnings, "pod template: "+path+" does not constrain "+OSLabel+" to windows: "+
 			placementConsequence(kind, "create a pod on every Linux node too, where it can never start")+
 			"; add "+OSLabel+": windows to "+path+".nodeSelector")

@@ -42,3 +42,44 @@ func TestValidateWarnsAboutADaemonSetThatWouldMissTheWindowsNodes(t *testing.T) 
 		t.Fatalf("a DaemonSet that tolerates the taint and selects Windows nodes: allowed %v, warnings %q", resp.Allowed, resp.Warnings)
 	}
 }
+
+func TestMutateDefaultsWorkloadTemplatesOnlyWhenConfigured(t *testing.T) {
+	taint := corev1.Toleration{Key: "os", Operator: corev1.TolerationOpEqual, Value: "windows", Effect: corev1.TaintEffectNoSchedule}
+	ds := &appsv1.DaemonSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
+		ObjectMeta: metav1.ObjectMeta{Name: "csi-proxy", Namespace: "kube-system"},
+		Spec:       appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: hostProcessPod().Spec}},
+	}
+	ds.Spec.Template.Spec.NodeSelector = nil
+	create := reviewOpts{group: "apps", resource: "daemonsets", kind: "DaemonSet"}
+	tests := []struct {
+		name      string
+		templates bool
+		opts      reviewOpts
+		want      string
+	}{{
+		name:      "adds the node selector and the toleration to a DaemonSet's template on CREATE under defaults.workloadTemplates",
+		templates: true,
+		opts:      create,
+		want:      `[{"op":"add","path":"/spec/template/spec/nodeSelector","value":{"kubernetes.io/os":"windows"}},{"op":"add","path":"/spec/template/spec/tolerations","value":[{"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"}]}]`,
+	}, {
+		name: "leaves templates alone without defaults.workloadTemplates (the default)",
+		opts: create,
+	}, {
+		name:      "leaves templates alone on UPDATE",
+		templates: true,
+		opts:      reviewOpts{op: "UPDATE", group: "apps", resource: "daemonsets", kind: "DaemonSet", old: ds},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHandler(t, func(c *config.AdmissionConfiguration) {
+				c.Defaults.Tolerations = []corev1.Toleration{taint}
+				c.Defaults.WorkloadTemplates = tc.templates
+			}, nil)
+			_, resp := post(t, h.Mutate(), reviewBody(t, ds, tc.opts))
+			if !resp.Allowed || string(resp.Patch) != tc.want {
+				t.Fatalf("allowed %v, patch:\n got %s\nwant %s", resp.Allowed, resp.Patch, tc.want)
+			}
+		})
+	}
+}

@@ -6,10 +6,13 @@ package checker
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
@@ -201,17 +204,17 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 	if tmpl.Meta != nil {
 		in.Annotations = tmpl.Meta.Annotations
 	}
-	if pod, ok := o.Object.(*corev1.Pod); ok {
-		if patch := p.Default(in); len(patch) > 0 {
-			res.Patch = patch
-			// The API server applies the patch to the pod as JSON, where an
-			// empty map or list is left out; a patch that adds to one fails.
-			if defaulted, err := applyPatch(pod, patch); err != nil {
-				res.Warnings = append(res.Warnings, fmt.Sprintf(
-					"the default patch does not apply to the pod (%v): the API server would fail the request", err))
-			} else {
-				in.Spec = &defaulted.Spec
-			}
+	// Pods, and with defaults.workloadTemplates the templates of workloads,
+	// are defaulted on CREATE.
+	if patch := p.Default(in); len(patch) > 0 {
+		res.Patch = patch
+		// The API server applies the patch to the object as JSON, where an
+		// empty map or list is left out; a patch that adds to one fails.
+		if defaulted, err := applyPatch(o.Object, patch); err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"the default patch does not apply to the %s (%v): the API server would fail the request", strings.ToLower(res.Kind), err))
+		} else if t, err := policy.Extract(defaulted); err == nil {
+			in.Spec = t.Spec
 		}
 	}
 	pr := p.Evaluate(in)
@@ -224,10 +227,10 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 	return res
 }
 
-// applyPatch returns a copy of pod with the JSON patch applied, as the API
+// applyPatch returns a copy of obj with the JSON patch applied, as the API
 // server applies a mutating webhook's patch.
-func applyPatch(pod *corev1.Pod, ops []policy.PatchOp) (*corev1.Pod, error) {
-	doc, err := json.Marshal(pod)
+func applyPatch(obj runtime.Object, ops []policy.PatchOp) (runtime.Object, error) {
+	doc, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +246,7 @@ func applyPatch(pod *corev1.Pod, ops []policy.PatchOp) (*corev1.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &corev1.Pod{}
+	out := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(runtime.Object)
 	if err := json.Unmarshal(patched, out); err != nil {
 		return nil, err
 	}

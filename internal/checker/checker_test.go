@@ -405,7 +405,7 @@ func TestApplyPatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, got.Spec.NodeSelector); diff != "" {
+			if diff := cmp.Diff(tc.want, got.(*corev1.Pod).Spec.NodeSelector); diff != "" {
 				t.Errorf("nodeSelector (-want +got):\n%s", diff)
 			}
 			if len(pod.Spec.NodeSelector) != 0 {
