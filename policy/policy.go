@@ -34,9 +34,9 @@ type Input struct {
 	// Annotations are the pod's metadata.annotations, or the pod template's
 	// for a workload. Some change what the runtime runs (runtime.go).
 	Annotations map[string]string
-	// Kind is the kind of the object, e.g. DaemonSet. A workload's template
-	// gets the placement warnings of warning_placement.go; a Pod, or an
-	// input without a kind, none.
+	// Kind is the kind of the object, e.g. DaemonSet: a DaemonSet's template
+	// gets the placement warnings of warning_placement.go, and a workload's
+	// template defaults with defaults.workloadTemplates (defaults.go).
 	Kind string
 }
 

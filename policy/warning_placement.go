@@ -1,24 +1,24 @@
 package policy
 
 /*
-Workload placement (spec "Workload placement"): the controller of a workload
-creates its pods from the template, and the DaemonSet controller also decides
-from the template which nodes get a pod. The mutating webhook's defaults reach
-each pod only when it is created, after that decision. So a HostProcess
-template gets a warning, never a violation, for each default its pods would
-still need:
+Workload placement (spec "Workload placement"): the DaemonSet controller
+decides from a DaemonSet's pod template which nodes get a pod, before any pod
+exists; the mutating webhook's defaults reach each pod only when it is
+created, after that decision. (The pods of the other workload kinds are
+defaulted before they are scheduled, so their templates need nothing.) A
+HostProcess DaemonSet template therefore gets a warning, never a violation,
+for each default its pods would still need:
 
   - a toleration of defaults.tolerations that no toleration of the template
-    tolerates: a DaemonSet creates no pods on the nodes with that taint (the
-    Windows nodes), and other workloads' pods get it only from the mutating
-    webhook;
+    tolerates: the controller creates no pods on the nodes with that taint
+    (the Windows nodes);
   - a kubernetes.io/os constraint, when defaults.nodeSelector is on and the
-    template has none (the same test as the default's): a DaemonSet creates a
-    pod on every Linux node too, where it can never start, and other
-    workloads' pods get it only from the mutating webhook.
+    template has none (the same test as the default's): the controller
+    creates a pod on every Linux node too, which the webhook's node selector
+    then keeps from ever starting.
 
 With defaults.workloadTemplates the mutating webhook adds both to the template
-on CREATE, and the warning is not given for a template that has them.
+on CREATE, and a template that has them gets no warning.
 */
 
 import (
@@ -28,8 +28,7 @@ import (
 )
 
 func warnPlacement(ev *evaluation) {
-	kind := ev.in.Kind
-	if kind == "" || kind == "Pod" {
+	if ev.in.Kind != "DaemonSet" {
 		return
 	}
 	spec, path := ev.in.Spec, ev.in.SpecPath
@@ -40,24 +39,14 @@ func warnPlacement(ev *evaluation) {
 			continue
 		}
 		ev.res.Warnings = append(ev.res.Warnings, "pod template: "+path+".tolerations do not tolerate the taint "+
-			taintString(want)+" of defaults.tolerations: "+placementConsequence(kind, "create no pods on the nodes with that taint")+
-			"; add the toleration "+tolerationJSON(want)+" to "+path+".tolerations")
+			taintString(want)+" of defaults.tolerations: the DaemonSet controller places pods from the template and will "+
+			"create no pods on the nodes with that taint; add the toleration "+tolerationJSON(want)+" to "+path+".tolerations")
 	}
 	if (d.NodeSelector == nil || *d.NodeSelector) && len(defaultNodeSelector(nil, spec, "")) > 0 {
 		ev.res.Warnings = append(ev.res.Warnings, "pod template: "+path+" does not constrain "+OSLabel+" to windows: "+
-			placementConsequence(kind, "create a pod on every Linux node too, where it can never start")+
-			"; add "+OSLabel+": windows to "+path+".nodeSelector")
+			"the DaemonSet controller places pods from the template and will create a pod on every Linux node too, "+
+			"where it can never start; add "+OSLabel+": windows to "+path+".nodeSelector")
 	}
-}
-
-// placementConsequence says what happens to the pods of a workload of kind
-// whose template lacks a default: what the DaemonSet controller does, or
-// that the pods depend on the mutating webhook.
-func placementConsequence(kind, daemonSet string) string {
-	if kind == "DaemonSet" {
-		return "the DaemonSet controller places pods from the template and will " + daemonSet
-	}
-	return "the " + kind + "'s pods get it only from the mutating webhook, when each is created"
 }
 
 // toleratesDefault reports whether one of have tolerates every taint that

@@ -42,15 +42,23 @@ func workloadsOf(tmpl corev1.PodTemplateSpec) []struct {
 
 func TestPlacementWarningsAtEveryWorkloadKind(t *testing.T) {
 	withTaint := func(c *config.AdmissionConfiguration) { c.Defaults.Tolerations = []corev1.Toleration{windowsTaint} }
-	tolerationWarning := func(kind, path string) string {
-		return "pod template: " + path + ".tolerations do not tolerate the taint os=windows:NoSchedule of defaults.tolerations: " +
-			consequence(kind, "create no pods on the nodes with that taint") +
-			`; add the toleration {"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"} to ` + path + ".tolerations"
+	// Only a DaemonSet's controller places pods from the template; the pods
+	// of the other kinds are defaulted before they are scheduled.
+	tolerationWarning := func(kind, path string) []string {
+		if kind != "DaemonSet" {
+			return nil
+		}
+		return []string{"pod template: " + path + ".tolerations do not tolerate the taint os=windows:NoSchedule of defaults.tolerations: " +
+			"the DaemonSet controller places pods from the template and will create no pods on the nodes with that taint" +
+			`; add the toleration {"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"} to ` + path + ".tolerations"}
 	}
-	osWarning := func(kind, path string) string {
-		return "pod template: " + path + " does not constrain kubernetes.io/os to windows: " +
-			consequence(kind, "create a pod on every Linux node too, where it can never start") +
-			"; add kubernetes.io/os: windows to " + path + ".nodeSelector"
+	osWarning := func(kind, path string) []string {
+		if kind != "DaemonSet" {
+			return nil
+		}
+		return []string{"pod template: " + path + " does not constrain kubernetes.io/os to windows: " +
+			"the DaemonSet controller places pods from the template and will create a pod on every Linux node too, where it can never start" +
+			"; add kubernetes.io/os: windows to " + path + ".nodeSelector"}
 	}
 	tests := []struct {
 		name   string
@@ -58,10 +66,10 @@ func TestPlacementWarningsAtEveryWorkloadKind(t *testing.T) {
 		spec   func(*corev1.PodSpec)
 		want   func(kind, path string) []string
 	}{{
-		name:   "warns about the missing toleration and the missing Windows node selector",
+		name:   "warns a DaemonSet about the missing toleration and the missing Windows node selector, and no other kind",
 		config: withTaint,
 		spec:   func(*corev1.PodSpec) {},
-		want:   func(k, p string) []string { return []string{tolerationWarning(k, p), osWarning(k, p)} },
+		want:   func(k, p string) []string { return append(tolerationWarning(k, p), osWarning(k, p)...) },
 	}, {
 		name:   "gives no warning to a template with the toleration and the node selector",
 		config: withTaint,
@@ -93,7 +101,7 @@ func TestPlacementWarningsAtEveryWorkloadKind(t *testing.T) {
 			s.Tolerations = []corev1.Toleration{{Key: "os", Value: "windows", Effect: corev1.TaintEffectNoExecute}}
 			s.NodeSelector = map[string]string{OSLabel: "windows"}
 		},
-		want: func(k, p string) []string { return []string{tolerationWarning(k, p)} },
+		want: func(k, p string) []string { return tolerationWarning(k, p) },
 	}, {
 		name:   "takes a required node-affinity term on kubernetes.io/os as constraining it, as the default does",
 		config: nil,
@@ -107,7 +115,7 @@ func TestPlacementWarningsAtEveryWorkloadKind(t *testing.T) {
 		name:   "gives no toleration warning without configured tolerations",
 		config: nil,
 		spec:   func(*corev1.PodSpec) {},
-		want:   func(k, p string) []string { return []string{osWarning(k, p)} },
+		want:   func(k, p string) []string { return osWarning(k, p) },
 	}, {
 		name:   "gives no node selector warning when defaults.nodeSelector is off",
 		config: func(c *config.AdmissionConfiguration) { c.Defaults.NodeSelector = ptr.To(false) },
@@ -138,15 +146,6 @@ func TestPlacementWarningsAtEveryWorkloadKind(t *testing.T) {
 			}
 		})
 	}
-}
-
-// consequence is placementConsequence written out, so that the test states
-// the sentences.
-func consequence(kind, daemonSet string) string {
-	if kind == "DaemonSet" {
-		return "the DaemonSet controller places pods from the template and will " + daemonSet
-	}
-	return "the " + kind + "'s pods get it only from the mutating webhook, when each is created"
 }
 
 func TestPlacementWarningsAreNotGivenToPodsOrNonHostProcessTemplates(t *testing.T) {

@@ -233,7 +233,6 @@ items:
 		stdout: `ADMITTED ReplicationController kube-system/no-template (x.yaml, document 1, item 1)
 ADMITTED Job kube-system/job (x.yaml, document 1, item 2)
   warning runAsUserName: container "a": securityContext.windowsOptions.runAsUserName is not set (allowed: ` + defaultAllowed + `)
-  warning: pod template: spec.template.spec does not constrain kubernetes.io/os to windows: the Job's pods get it only from the mutating webhook, when each is created; add kubernetes.io/os: windows to spec.template.spec.nodeSelector
 2 objects: 2 admitted, 0 denied, 0 skipped
 `,
 	}}
