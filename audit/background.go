@@ -119,7 +119,12 @@ func auditInterval(cfg *config.AdmissionConfiguration) time.Duration {
 
 // RunOnce runs one pass: it lists the objects, sets the metrics and writes the reports. It
 // must not run concurrently with Start.
-func (b *Background) RunOnce(ctx context.Context) error {
+func (b *Background) RunOnce(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			b.m.passErrors.Inc()
+		}
+	}()
 	start := b.now()
 	s := NewScanner(b.policy())
 	if err := collectInto(ctx, b.lists, s, CollectOptions{}); err != nil {
@@ -127,7 +132,7 @@ func (b *Background) RunOnce(ctx context.Context) error {
 	}
 	res := s.Result()
 	res.GeneratedAt = start.UTC()
-	err := b.writeReports(ctx, res)
+	err = b.writeReports(ctx, res)
 	finished := b.now()
 	b.m.record(res, s.podUsers, finished, finished.Sub(start))
 	b.log.V(1).Info("audit pass", "objects", res.Summary.Objects, "violating", res.Summary.Violating,

@@ -12,6 +12,7 @@ type metrics struct {
 	pods       *prometheus.GaugeVec
 	lastRun    prometheus.Gauge
 	duration   prometheus.Histogram
+	passErrors prometheus.Counter
 
 	prevViolations map[[2]string]bool
 	prevPods       map[[2]string]bool
@@ -36,10 +37,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Duration of background audit passes, reading the cache and writing reports.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}),
+		passErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hostprocess_audit_pass_errors_total",
+			Help: "Background audit passes that failed to list the objects or to write a report.",
+		}),
 		prevViolations: map[[2]string]bool{},
 		prevPods:       map[[2]string]bool{},
 	}
-	for _, c := range []prometheus.Collector{m.violations, m.pods, m.lastRun, m.duration} {
+	for _, c := range []prometheus.Collector{m.violations, m.pods, m.lastRun, m.duration, m.passErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -69,6 +74,13 @@ func (m *metrics) record(res *Result, podUsers map[namespaceUser]int, finished t
 	m.prevPods = setGauges(m.pods, pods, m.prevPods)
 	m.lastRun.Set(float64(finished.UnixNano()) / 1e9)
 	m.duration.Observe(took.Seconds())
+}
+
+// RegisterMetrics registers the background audit's metrics with reg, as
+// NewBackground does, without a manager: for listing what serve exports.
+func RegisterMetrics(reg prometheus.Registerer) error {
+	_, err := newMetrics(reg)
+	return err
 }
 
 func setGauges(g *prometheus.GaugeVec, values map[[2]string]int, prev map[[2]string]bool) map[[2]string]bool {

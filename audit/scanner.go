@@ -245,6 +245,7 @@ func (s *Scanner) add(key objectKey, gvk schema.GroupVersionKind, meta metav1.Ob
 			Namespace: policy.Namespace{Name: key.namespace, Labels: ns.labels},
 			Spec:      t.Spec,
 			SpecPath:  t.SpecPath,
+			Kind:      gvk.Kind,
 		}
 		if t.Meta != nil {
 			in.Annotations = t.Meta.Annotations

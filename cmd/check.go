@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -23,8 +24,24 @@ Namespace objects in the input supply labels for namespace rules. Objects
 without a namespace are taken to be in "default". Other kinds are skipped with
 a note on stderr.
 
+Output (-o): text (the default), json, sarif (SARIF 2.1.0, for GitHub and
+GitLab code scanning), junit (JUnit XML test reports) and github (GitHub
+Actions workflow commands, which annotate each object's file and line).
+
 Exit codes: 0 every object is admitted; 1 at least one is denied; 2 the input
 cannot be read, the configuration is invalid, or the command is misused.`
+
+// checkFormats are the output formats of check, by -o value.
+var checkFormats = map[string]func(*checker.Report, io.Writer) error{
+	"text":   (*checker.Report).WriteText,
+	"json":   (*checker.Report).WriteJSON,
+	"sarif":  (*checker.Report).WriteSARIF,
+	"junit":  (*checker.Report).WriteJUnit,
+	"github": (*checker.Report).WriteGitHub,
+}
+
+// checkFormatNames lists the formats for messages, in the order of the docs.
+const checkFormatNames = "text, json, sarif, junit or github"
 
 func newCheckCommand() *cobra.Command {
 	var (
@@ -38,11 +55,13 @@ func newCheckCommand() *cobra.Command {
 		Long:  checkLong,
 		Example: `  hostprocess-admission check -f examples/
   hostprocess-admission check --config examples/config.yaml -f examples/admitted
-  kubectl get pods -A -o yaml | hostprocess-admission check -o json -f -`,
+  kubectl get pods -A -o yaml | hostprocess-admission check -o json -f -
+  hostprocess-admission check -o sarif -f manifests/ > hostprocess.sarif`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return &ExitError{Code: 2, Err: fmt.Errorf("--output must be text or json, not %q", output)}
+			write, ok := checkFormats[output]
+			if !ok {
+				return &ExitError{Code: 2, Err: fmt.Errorf("--output must be one of %s, not %q", checkFormatNames, output)}
 			}
 			if len(files) == 0 {
 				return &ExitError{Code: 2, Err: errors.New("no input: give manifests with -f PATH (a file, a directory or - for stdin)")}
@@ -71,12 +90,7 @@ func newCheckCommand() *cobra.Command {
 			if err := report.WriteNotes(c.ErrOrStderr()); err != nil {
 				return err
 			}
-			if output == "json" {
-				err = report.WriteJSON(c.OutOrStdout())
-			} else {
-				err = report.WriteText(c.OutOrStdout())
-			}
-			if err != nil {
+			if err := write(report, c.OutOrStdout()); err != nil {
 				return err
 			}
 			if report.Denied() {
@@ -86,7 +100,7 @@ func newCheckCommand() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&configPath, "config", "", "AdmissionConfiguration file (default: the built-in defaults)")
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: "+checkFormatNames)
 	c.Flags().StringSliceVarP(&files, "filename", "f", nil, "manifest file, directory or - for stdin; repeatable, comma-separated")
 	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: 2, Err: err} })
 	return c

@@ -287,7 +287,7 @@ error: cmd/testdata/check/malformed.yaml: document 2: invalid YAML: line 15: did
 		name:   "rejects an unknown output format, and exits 2",
 		args:   []string{"check", "-o", "yaml", "-f", "examples"},
 		code:   2,
-		stderr: "error: --output must be text or json, not \"yaml\"\n",
+		stderr: "error: --output must be one of text, json, sarif, junit or github, not \"yaml\"\n",
 	}, {
 		name:   "rejects an unknown flag, and exits 2",
 		args:   []string{"check", "--filenames", "examples"},
@@ -334,6 +334,7 @@ func TestCheckCommandJSON(t *testing.T) {
       "name": "network-report",
       "file": "examples/admitted/network-service-pod.yaml",
       "document": 1,
+      "line": 7,
       "allowed": true,
       "mode": "enforce",
       "exempt": false,
@@ -372,6 +373,7 @@ func TestCheckCommandJSON(t *testing.T) {
       "name": "non-root",
       "file": "examples/rejected/run-as-non-root.yaml",
       "document": 1,
+      "line": 7,
       "allowed": false,
       "mode": "enforce",
       "exempt": false,
@@ -418,7 +420,7 @@ func TestCheckCommandJSON(t *testing.T) {
 // compares with the golden files. UPDATE_CHECK_GOLDEN=true rewrites them.
 func TestCheckExamplesGolden(t *testing.T) {
 	chdirRoot(t)
-	for _, format := range []string{"text", "json"} {
+	for _, format := range []string{"text", "json", "sarif", "junit", "github"} {
 		t.Run("check -o "+format+" -f examples/", func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, "", "check", "-o", format, "-f", "examples/")
 			got := fmt.Sprintf("exit code %d\n--- stderr\n%s--- stdout\n%s", code, stderr, stdout)

@@ -151,6 +151,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		EnableHTTP2:   o.enableHTTP2,
 		ShutdownDelay: o.shutdownDelay,
 		MaxInFlight:   o.maxInFlight,
+		Metrics:       metrics,
 		Log:           log.WithName("server"),
 	})
 	grace := o.shutdownDelay + 35*time.Second

@@ -92,6 +92,10 @@ type Defaults struct {
 	// LocalGroupNodeAffinity makes pods whose runAsUserName is an allowed local
 	// group require nodes labelled hostprocess.dev/local-groups-ready=true.
 	LocalGroupNodeAffinity bool `json:"localGroupNodeAffinity,omitempty"`
+	// WorkloadTemplates applies NodeSelector and Tolerations to the pod
+	// templates of the workload kinds on CREATE too, so that a DaemonSet's
+	// controller places its pods on the Windows nodes. Default false.
+	WorkloadTemplates bool `json:"workloadTemplates,omitempty"`
 }
 
 // Audit configures the background audit in serve.

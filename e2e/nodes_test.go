@@ -311,7 +311,10 @@ var _ = Describe("scheduling onto simulated Windows and Linux nodes", Ordered, f
 		res := cluster.KubectlStdin(ctx, manifest(hp, plain), "apply", "-f", "-")
 		Expect(res.Failed()).To(BeFalse(), res.String())
 		Expect(res.Stdout).To(Equal("daemonset.apps/hostprocess-daemon created\ndaemonset.apps/plain-daemon created\n"))
-		Expect(res.Warnings()).To(BeEmpty())
+		By("the admission answer already says what the pods below show, and what to add")
+		Expect(res.Warnings()).To(Equal([]string{"pod template: spec.template.spec does not constrain kubernetes.io/os to windows: " +
+			"the DaemonSet controller places pods from the template and will create a pod on every Linux node too, where it can never start; " +
+			"add kubernetes.io/os: windows to spec.template.spec.nodeSelector"}))
 
 		By("waiting for the DaemonSet controller's pods: Running on the Windows nodes; the one made for linux-node-1 unschedulable")
 		Eventually(func(g Gomega) {

@@ -82,6 +82,9 @@ func Generate(cfg *config.AdmissionConfiguration, opts Options) (*Policies, erro
 	if cfg.Defaults.LocalGroupNodeAffinity {
 		p.Comments[DefaultsPolicy] += " defaults.localGroupNodeAffinity is NOT compiled: the mutating webhook adds it (enforcement: both)."
 	}
+	if cfg.Defaults.WorkloadTemplates {
+		p.Comments[DefaultsPolicy] += " defaults.workloadTemplates is NOT compiled: the mutating webhook defaults workload templates (enforcement: both)."
+	}
 	if m, ok := g.mutating(); ok {
 		p.Mutating = append(p.Mutating, m)
 		p.MutatingBindings = append(p.MutatingBindings, g.mutatingBinding(m.Name))

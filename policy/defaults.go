@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -35,18 +36,34 @@ func add(path string, value any) PatchOp { return PatchOp{Op: "add", Path: path,
 // local-group node affinity. It returns nil for a pod that is not a
 // HostProcess pod or that already has every default, so a second pass over a
 // defaulted pod returns nil. It never removes or replaces a value the user set.
-// Defaulting applies to Pods only; in.SpecPath is ignored and taken as "spec".
+// For a Pod (in.Kind "Pod" or empty) in.SpecPath is ignored and taken as
+// "spec". For a workload (any other in.Kind) it returns the node selector and
+// tolerations for the template at in.SpecPath, and only with
+// defaults.workloadTemplates (see warning_placement.go).
 func (p *Policy) Default(in Input) []PatchOp {
 	spec := in.Spec
 	if spec == nil || !IsHostProcess(spec) {
 		return nil
 	}
-	var ops []PatchOp
 	d := &p.cfg.Defaults
-	if d.NodeSelector == nil || *d.NodeSelector {
-		ops = defaultNodeSelector(ops, spec)
+	at := "/spec"
+	workload := in.Kind != "" && in.Kind != "Pod"
+	if workload {
+		if !d.WorkloadTemplates {
+			return nil
+		}
+		at = "/" + strings.ReplaceAll(in.SpecPath, ".", "/")
 	}
-	ops = defaultTolerations(ops, spec, d.Tolerations)
+	var ops []PatchOp
+	if d.NodeSelector == nil || *d.NodeSelector {
+		ops = defaultNodeSelector(ops, spec, at)
+	}
+	ops = defaultTolerations(ops, spec, d.Tolerations, at)
+	if workload {
+		// The local-group node affinity is for pods: a template's pods get it
+		// from the mutating webhook.
+		return ops
+	}
 	// A pod that inherits the shim's user runs as SYSTEM, not as a group.
 	if _, inherits := inheritsUser(in.Annotations); d.LocalGroupNodeAffinity && !inherits {
 		if s, _ := p.scopeFor(in.Namespace); runsAsLocalGroup(spec, s) {
@@ -58,7 +75,7 @@ func (p *Policy) Default(in Input) []PatchOp {
 
 // defaultNodeSelector adds kubernetes.io/os=windows unless scheduling already
 // constrains kubernetes.io/os by nodeSelector or a required affinity term.
-func defaultNodeSelector(ops []PatchOp, spec *corev1.PodSpec) []PatchOp {
+func defaultNodeSelector(ops []PatchOp, spec *corev1.PodSpec, at string) []PatchOp {
 	if _, ok := spec.NodeSelector[OSLabel]; ok {
 		return ops
 	}
@@ -71,13 +88,13 @@ func defaultNodeSelector(ops []PatchOp, spec *corev1.PodSpec) []PatchOp {
 	// An empty map is left out when the API server serializes the pod, so it
 	// gets the whole field; "add" also replaces an empty one that is present.
 	if len(spec.NodeSelector) == 0 {
-		return append(ops, add("/spec/nodeSelector", map[string]string{OSLabel: string(corev1.Windows)}))
+		return append(ops, add(at+"/nodeSelector", map[string]string{OSLabel: string(corev1.Windows)}))
 	}
-	return append(ops, add("/spec/nodeSelector/kubernetes.io~1os", string(corev1.Windows)))
+	return append(ops, add(at+"/nodeSelector/kubernetes.io~1os", string(corev1.Windows)))
 }
 
 // defaultTolerations adds each configured toleration the pod does not have.
-func defaultTolerations(ops []PatchOp, spec *corev1.PodSpec, want []corev1.Toleration) []PatchOp {
+func defaultTolerations(ops []PatchOp, spec *corev1.PodSpec, want []corev1.Toleration, at string) []PatchOp {
 	var missing []corev1.Toleration
 	for _, t := range want {
 		if !hasToleration(spec.Tolerations, &t) {
@@ -88,10 +105,10 @@ func defaultTolerations(ops []PatchOp, spec *corev1.PodSpec, want []corev1.Toler
 		return ops
 	}
 	if len(spec.Tolerations) == 0 {
-		return append(ops, add("/spec/tolerations", missing))
+		return append(ops, add(at+"/tolerations", missing))
 	}
 	for _, t := range missing {
-		ops = append(ops, add("/spec/tolerations/-", t))
+		ops = append(ops, add(at+"/tolerations/-", t))
 	}
 	return ops
 }

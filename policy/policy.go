@@ -34,6 +34,10 @@ type Input struct {
 	// Annotations are the pod's metadata.annotations, or the pod template's
 	// for a workload. Some change what the runtime runs (runtime.go).
 	Annotations map[string]string
+	// Kind is the kind of the object, e.g. DaemonSet: a DaemonSet's template
+	// gets the placement warnings of warning_placement.go, and a workload's
+	// template defaults with defaults.workloadTemplates (defaults.go).
+	Kind string
 }
 
 // metaPath returns the field path of the metadata beside the spec at
@@ -186,6 +190,7 @@ func (p *Policy) Evaluate(in Input) Result {
 	checkImage(&ev)
 	warnIgnoredFields(&ev)
 	warnRuntime(&ev)
+	warnPlacement(&ev)
 	return ev.res
 }
 

@@ -197,11 +197,11 @@ func (h *Handler) validate(ctx context.Context, req *request) outcome {
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the HostProcess namespace rules, so the pod is denied: %v", req.Namespace, err))
 	}
-	res := p.Evaluate(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath, Annotations: t.annotations})
+	res := p.Evaluate(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath, Annotations: t.annotations, Kind: req.Kind.Kind})
 	if before != nil && before.spec != nil && len(res.Violations) > 0 {
 		old := before.spec.podSpec()
 		defer old.release()
-		was := p.Evaluate(policy.Input{Namespace: ns, Spec: &old.spec, SpecPath: before.specPath, Annotations: before.annotations})
+		was := p.Evaluate(policy.Input{Namespace: ns, Spec: &old.spec, SpecPath: before.specPath, Annotations: before.annotations, Kind: req.Kind.Kind})
 		res.Violations = policy.Introduced(was.Violations, res.Violations, req.SubResource == "ephemeralcontainers")
 	}
 	mode := p.ModeFor(t.workload)
@@ -234,7 +234,7 @@ func (h *Handler) verdict(req *request, t target, mode config.Mode, res *policy.
 		return out
 	}
 	for _, v := range res.Violations {
-		h.Metrics.violation(v.Rule, string(mode))
+		h.Metrics.violation(v.Rule, string(mode), req.Namespace)
 	}
 	annotations := map[string]string{
 		AnnotationViolations: violationsJSON(res.Violations),
@@ -273,9 +273,14 @@ func (h *Handler) mutate(ctx context.Context, req *request) outcome {
 	if out, exempt := exemption(p, req); exempt {
 		return out
 	}
-	t, err := decodeTarget(metav1.GroupKind{Kind: "Pod"}, req.Object)
+	// Pods, and workloads for defaults.workloadTemplates (Default says
+	// whether a template gets defaults).
+	t, err := decodeTarget(metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}, req.Object)
 	if err != nil {
 		return errored(http.StatusBadRequest, err.Error())
+	}
+	if t.spec == nil || (t.workload && !p.Config().Defaults.WorkloadTemplates) {
+		return allowed()
 	}
 	ps := t.spec.podSpec()
 	defer ps.release()
@@ -287,7 +292,7 @@ func (h *Handler) mutate(ctx context.Context, req *request) outcome {
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to apply the HostProcess defaults, so the pod is denied: %v", req.Namespace, err))
 	}
-	ops := p.Default(policy.Input{Namespace: ns, Spec: spec, Annotations: t.annotations})
+	ops := p.Default(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath, Annotations: t.annotations, Kind: req.Kind.Kind})
 	out := allowed()
 	if len(ops) > 0 {
 		patch, err := json.Marshal(ops)
@@ -310,12 +315,12 @@ var podSubresources = map[string]bool{"": true, "ephemeralcontainers": true, "st
 // outOfScope admits requests this webhook does not evaluate: other
 // operations, subresources and resources. validating selects the
 // validating webhook's scope (pods, pods/ephemeralcontainers, workloads on
-// CREATE and UPDATE) or the mutating one's (pods on CREATE).
+// CREATE and UPDATE) or the mutating one's (pods and workloads on CREATE).
 func (h *Handler) outOfScope(req *request, validating bool) (outcome, bool) {
 	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
 	isPod := gr == schema.GroupResource{Resource: "pods"}
 	switch {
-	case !validating && (!isPod || req.Operation != admissionv1.Create || req.SubResource != ""):
+	case !validating && (!policy.HasPodSpec(gr) || req.Operation != admissionv1.Create || req.SubResource != ""):
 		return allowed(), true
 	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
 		return allowed(), true

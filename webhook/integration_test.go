@@ -432,9 +432,11 @@ func TestServeAgainstTheAPIServer(t *testing.T) {
 			`hostprocess_admission_requests_total{decision="denied",operation="CREATE",resource="pods",webhook="validate"}`,
 			`hostprocess_admission_requests_total{decision="warned",operation="CREATE",resource="deployments.apps",webhook="validate"}`,
 			`hostprocess_admission_requests_total{decision="allowed",operation="CREATE",resource="pods",webhook="mutate"}`,
-			`hostprocess_admission_violations_total{mode="enforce",rule="runAsUserName"}`,
-			`hostprocess_admission_violations_total{mode="audit",rule="runAsNonRoot"} 1`,
+			`hostprocess_admission_violations_total{mode="enforce",namespace="hp-system",rule="runAsUserName"}`,
+			`hostprocess_admission_violations_total{mode="audit",namespace="hp-system",rule="runAsNonRoot"} 1`,
 			`hostprocess_admission_duration_seconds_count{webhook="validate"}`,
+			// The serving certificate of testenv is loaded; its expiry is in the future.
+			`hostprocess_admission_serving_certificate_expiry_timestamp_seconds `,
 		} {
 			if !strings.Contains(m, want) {
 				t.Errorf("metrics lack %s", want)

@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +16,7 @@ type Metrics struct {
 	duration     *prometheus.HistogramVec
 	reloadErrors prometheus.Counter
 	configValid  prometheus.Gauge
+	certExpiry   prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -25,8 +28,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"webhook", "operation", "resource", "decision"}),
 		violations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hostprocess_admission_violations_total",
-			Help: "Policy violations found, by rule and by the mode they were handled under.",
-		}, []string{"rule", "mode"}),
+			Help: "Policy violations found, by rule, by the mode they were handled under and by the namespace of the object.",
+		}, []string{"rule", "mode", "namespace"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hostprocess_admission_duration_seconds",
 			Help:    "Time to answer an admission review, from request to response.",
@@ -40,8 +43,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hostprocess_admission_config_last_reload_successful",
 			Help: "1 when the last configuration (re)load succeeded, 0 when the file on disk is invalid.",
 		}),
+		certExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hostprocess_admission_serving_certificate_expiry_timestamp_seconds",
+			Help: "Unix time at which the serving certificate last loaded from --cert-dir expires; 0 until one is loaded.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.violations, m.duration, m.reloadErrors, m.configValid)
+	reg.MustRegister(m.requests, m.violations, m.duration, m.reloadErrors, m.configValid, m.certExpiry)
 	return m
 }
 
@@ -63,9 +70,27 @@ func (m *Metrics) observe(webhook, operation, resource, decision string, start t
 	m.duration.WithLabelValues(webhook).Observe(time.Since(start).Seconds())
 }
 
-func (m *Metrics) violation(rule, mode string) {
+func (m *Metrics) violation(rule, mode, namespace string) {
 	if m != nil {
-		m.violations.WithLabelValues(rule, mode).Inc()
+		m.violations.WithLabelValues(rule, mode, namespace).Inc()
+	}
+}
+
+// CertificateLoaded records the expiry of the serving certificate cert, the
+// first of its chain. It is a certwatcher callback.
+func (m *Metrics) CertificateLoaded(cert tls.Certificate) {
+	if m == nil {
+		return
+	}
+	leaf := cert.Leaf
+	if leaf == nil && len(cert.Certificate) > 0 {
+		var err error
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return
+		}
+	}
+	if leaf != nil {
+		m.certExpiry.Set(float64(leaf.NotAfter.Unix()))
 	}
 }
 

@@ -35,6 +35,8 @@ type ServerOptions struct {
 	ShutdownDelay time.Duration
 	// MaxInFlight bounds concurrently handled requests; more wait their turn.
 	MaxInFlight int
+	// Metrics records the expiry of each serving certificate loaded; may be nil.
+	Metrics *Metrics
 	// ReadHeaderTimeout and ReadTimeout cut off slow clients; 0 means 5s and 30s.
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -107,6 +109,8 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading the serving certificate from %s: %w", s.opts.CertDir, err)
 	}
+	// The callback runs at once for the certificate New loaded, then on every reload.
+	cw.RegisterCallback(s.opts.Metrics.CertificateLoaded)
 	go func() {
 		if err := cw.Start(ctx); err != nil {
 			s.opts.Log.Error(err, "certificate watcher stopped")

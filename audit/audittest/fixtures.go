@@ -121,6 +121,8 @@ func Create(ctx context.Context, c client.Client) (*Fixtures, error) {
 	// run an image from outside mcr.microsoft.com as ANONYMOUS LOGON.
 	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "hp-system", Name: "csi-proxy"},
 		Spec: appsv1.DaemonSetSpec{Selector: selector("csi-proxy"), Template: template("csi-proxy", HostProcessSpec(System, "", CSIProxyImage))}}
+	// As csi-proxy's manifests do: without it, the template gets a placement warning.
+	ds.Spec.Template.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "windows"}
 	if err := create(ds, "DaemonSet"); err != nil {
 		return nil, err
 	}

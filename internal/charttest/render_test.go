@@ -635,10 +635,13 @@ func TestConfigMapIsAValidConfigurationAndAdmitsTheChartsOwnPods(t *testing.T) {
 
 func TestOptionalExtrasAreOffByDefault(t *testing.T) {
 	m := render(t)
-	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy"} {
+	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy", "PrometheusRule"} {
 		if o := m.find(kind, fullname); o != nil {
 			t.Errorf("%s rendered by default", kind)
 		}
+	}
+	if o := m.find("ConfigMap", fullname+"-dashboard"); o != nil {
+		t.Error("the Grafana dashboard ConfigMap is rendered by default")
 	}
 	m = render(t, "--set", "metrics.serviceMonitor.enabled=true", "--set", "networkPolicy.enabled=true",
 		"--set-json", `networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]`)

@@ -6,10 +6,13 @@ package checker
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
@@ -30,6 +33,8 @@ type Result struct {
 	Document  int    `json:"document"`
 	// Item is the position in a list, 0 outside a list.
 	Item int `json:"item,omitempty"`
+	// Line is the line of File the object starts on, 0 when unknown.
+	Line int `json:"line,omitempty"`
 	// Allowed is false when the object has violations and its mode is enforce.
 	Allowed bool        `json:"allowed"`
 	Mode    config.Mode `json:"mode"`
@@ -43,6 +48,8 @@ type Result struct {
 
 	// where is the source as shown in text output.
 	where string
+	// index is the object's position in the input.
+	index int
 }
 
 // Skipped is an object that is neither a Pod nor a workload.
@@ -53,9 +60,12 @@ type Skipped struct {
 	File      string `json:"file"`
 	Document  int    `json:"document"`
 	Item      int    `json:"item,omitempty"`
+	Line      int    `json:"line,omitempty"`
 	Reason    string `json:"reason"`
 
 	where string
+	// index is the object's position in the input.
+	index int
 }
 
 // Summary counts the objects of a report.
@@ -92,7 +102,7 @@ func Check(p *policy.Policy, objs []manifest.Object) *Report {
 		perFile[o.Source.File]++
 	}
 	noted := map[string]bool{}
-	for _, o := range objs {
+	for i, o := range objs {
 		// The document is shown only where the file holds several objects.
 		where := o.Source.File
 		if perFile[o.Source.File] > 1 {
@@ -100,11 +110,11 @@ func Check(p *policy.Policy, objs []manifest.Object) *Report {
 		}
 		tmpl, err := policy.Extract(o.Object)
 		if err != nil {
-			r.skip(o, where)
+			r.skip(o, where, i)
 			continue
 		}
 		res := check(p, o, tmpl, namespaces)
-		res.where = where
+		res.where, res.index = where, i
 		if p.NeedsNamespaceLabels() && res.HostProcess && !res.Exempt && !noted[res.Namespace] {
 			if _, ok := namespaces[res.Namespace]; !ok {
 				noted[res.Namespace] = true
@@ -128,10 +138,10 @@ func Check(p *policy.Policy, objs []manifest.Object) *Report {
 // Denied reports whether any object was denied.
 func (r *Report) Denied() bool { return r.Summary.Denied > 0 }
 
-func (r *Report) skip(o manifest.Object, where string) {
+func (r *Report) skip(o manifest.Object, where string, index int) {
 	s := Skipped{
-		Kind: o.GVK.Kind, File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item,
-		Reason: "not a pod or workload", where: where,
+		Kind: o.GVK.Kind, File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item, Line: o.Source.Line,
+		Reason: "not a pod or workload", where: where, index: index,
 	}
 	if m, err := meta.Accessor(o.Object); err == nil {
 		s.Namespace, s.Name = m.GetNamespace(), m.GetName()
@@ -173,7 +183,7 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 	m, _ := meta.Accessor(o.Object) // Extract succeeded, so o.Object has metadata.
 	res := Result{
 		Kind: o.GVK.Kind, Namespace: m.GetNamespace(), Name: m.GetName(),
-		File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item,
+		File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item, Line: o.Source.Line,
 		Allowed: true, Mode: p.ModeFor(tmpl.Workload),
 		Violations: []policy.Violation{}, Warnings: []string{}, Patch: []policy.PatchOp{},
 	}
@@ -189,21 +199,22 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 		Namespace: policy.Namespace{Name: res.Namespace, Labels: namespaces[res.Namespace]},
 		Spec:      tmpl.Spec,
 		SpecPath:  tmpl.SpecPath,
+		Kind:      o.GVK.Kind,
 	}
 	if tmpl.Meta != nil {
 		in.Annotations = tmpl.Meta.Annotations
 	}
-	if pod, ok := o.Object.(*corev1.Pod); ok {
-		if patch := p.Default(in); len(patch) > 0 {
-			res.Patch = patch
-			// The API server applies the patch to the pod as JSON, where an
-			// empty map or list is left out; a patch that adds to one fails.
-			if defaulted, err := applyPatch(pod, patch); err != nil {
-				res.Warnings = append(res.Warnings, fmt.Sprintf(
-					"the default patch does not apply to the pod (%v): the API server would fail the request", err))
-			} else {
-				in.Spec = &defaulted.Spec
-			}
+	// Pods, and with defaults.workloadTemplates the templates of workloads,
+	// are defaulted on CREATE.
+	if patch := p.Default(in); len(patch) > 0 {
+		res.Patch = patch
+		// The API server applies the patch to the object as JSON, where an
+		// empty map or list is left out; a patch that adds to one fails.
+		if defaulted, err := applyPatch(o.Object, patch); err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"the default patch does not apply to the %s (%v): the API server would fail the request", strings.ToLower(res.Kind), err))
+		} else if t, err := policy.Extract(defaulted); err == nil {
+			in.Spec = t.Spec
 		}
 	}
 	pr := p.Evaluate(in)
@@ -216,10 +227,10 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 	return res
 }
 
-// applyPatch returns a copy of pod with the JSON patch applied, as the API
+// applyPatch returns a copy of obj with the JSON patch applied, as the API
 // server applies a mutating webhook's patch.
-func applyPatch(pod *corev1.Pod, ops []policy.PatchOp) (*corev1.Pod, error) {
-	doc, err := json.Marshal(pod)
+func applyPatch(obj runtime.Object, ops []policy.PatchOp) (runtime.Object, error) {
+	doc, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +246,7 @@ func applyPatch(pod *corev1.Pod, ops []policy.PatchOp) (*corev1.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &corev1.Pod{}
+	out := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(runtime.Object)
 	if err := json.Unmarshal(patched, out); err != nil {
 		return nil, err
 	}

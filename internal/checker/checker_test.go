@@ -292,6 +292,7 @@ func TestWriteJSON(t *testing.T) {
       "name": "agent",
       "file": "x.yaml",
       "document": 1,
+      "line": 1,
       "allowed": true,
       "mode": "enforce",
       "exempt": false,
@@ -306,6 +307,7 @@ func TestWriteJSON(t *testing.T) {
       "name": "bad",
       "file": "x.yaml",
       "document": 2,
+      "line": 17,
       "allowed": false,
       "mode": "enforce",
       "exempt": false,
@@ -336,6 +338,7 @@ func TestWriteJSON(t *testing.T) {
       "name": "c",
       "file": "x.yaml",
       "document": 3,
+      "line": 32,
       "reason": "not a pod or workload"
     }
   ],
@@ -401,7 +404,7 @@ func TestApplyPatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, got.Spec.NodeSelector); diff != "" {
+			if diff := cmp.Diff(tc.want, got.(*corev1.Pod).Spec.NodeSelector); diff != "" {
 				t.Errorf("nodeSelector (-want +got):\n%s", diff)
 			}
 			if len(pod.Spec.NodeSelector) != 0 {

@@ -62,6 +62,11 @@ type Source struct {
 	Document int
 	// Item is the position in a list, counted from 1; 0 outside a list.
 	Item int
+	// Line is the line of File the object starts on, counted from 1: the
+	// first line of its document that is neither blank nor a comment, or of
+	// its JSON value. The items of a list have the line of the list. 0 when
+	// unknown.
+	Line int
 }
 
 // String returns e.g. "pods.yaml, document 2" or "list.yaml, document 1, item 3".
@@ -202,7 +207,7 @@ func Read(name string, data []byte) ([]Object, error) {
 	}
 	var objs []Object
 	for i, doc := range yamldoc.Split(data) {
-		src := Source{File: name, Document: i + 1}
+		src := Source{File: name, Document: i + 1, Line: contentLine(doc)}
 		jsonDoc, err := yaml.YAMLToJSONStrict(doc.Data)
 		if err != nil {
 			return nil, &Error{src, yamlError(err, doc.Line)}
@@ -214,6 +219,21 @@ func Read(name string, data []byte) ([]Object, error) {
 		objs = append(objs, o...)
 	}
 	return objs, nil
+}
+
+// contentLine returns the line of the file that holds the first content of
+// doc: neither blank, nor a comment, nor a directive. A blank document gives
+// the line it starts on.
+func contentLine(doc yamldoc.Document) int {
+	line := doc.Line
+	for text := range bytes.SplitSeq(doc.Data, []byte("\n")) {
+		t := bytes.TrimSpace(text)
+		if len(t) > 0 && t[0] != '#' && t[0] != '%' {
+			return line
+		}
+		line++
+	}
+	return doc.Line
 }
 
 // isJSON reports whether data is a JSON stream rather than YAML: its first
@@ -230,12 +250,15 @@ func readJSONStream(name string, data []byte) ([]Object, error) {
 	var objs []Object
 	dec := json.NewDecoder(bytes.NewReader(data))
 	for i := 1; ; i++ {
+		start := int(dec.InputOffset())
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
 		if errors.Is(err, io.EOF) {
 			return objs, nil
 		}
-		src := Source{File: name, Document: i}
+		// The value starts after the blanks that follow the previous one.
+		start += len(data[start:]) - len(bytes.TrimLeft(data[start:], " \t\r\n"))
+		src := Source{File: name, Document: i, Line: 1 + bytes.Count(data[:start], []byte("\n"))}
 		if err != nil {
 			offset := dec.InputOffset()
 			var syntaxErr *json.SyntaxError
@@ -322,7 +345,7 @@ func decode(src Source, jsonDoc []byte) ([]Object, error) {
 		}
 		var objs []Object
 		for i, item := range list.Items {
-			o, err := decode(Source{File: src.File, Document: src.Document, Item: i + 1}, item.Raw)
+			o, err := decode(Source{File: src.File, Document: src.Document, Item: i + 1, Line: src.Line}, item.Raw)
 			if err != nil {
 				return nil, err
 			}
@@ -348,7 +371,7 @@ func typedListItems(src Source, list runtime.Object) ([]Object, error) {
 	}
 	objs := make([]Object, 0, len(items))
 	for i, item := range items {
-		itemSrc := Source{File: src.File, Document: src.Document, Item: i + 1}
+		itemSrc := Source{File: src.File, Document: src.Document, Item: i + 1, Line: src.Line}
 		kinds, _, err := scheme.Scheme.ObjectKinds(item)
 		if err != nil {
 			return nil, &Error{itemSrc, err}

@@ -346,3 +346,42 @@ func TestReadPathsUnreadableFile(t *testing.T) {
 		t.Errorf("errors = %v, want [%s]", errs, want)
 	}
 }
+
+func TestReadLines(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  []int
+	}{{
+		name:  "gives a document without separators the line of its first content, after comments and blanks",
+		input: "# header\n\n" + pod,
+		want:  []int{3},
+	}, {
+		name:  "gives each document the line of its first content after its separator",
+		input: pod + "---\n# second\n" + pod + "---\n\n\n" + pod,
+		want:  []int{1, 12, 24},
+	}, {
+		name:  "gives the items of a list the line of the list",
+		input: "---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n",
+		want:  []int{2, 2},
+	}, {
+		name:  "gives each value of a JSON stream the line it opens on",
+		input: "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}}\n\n  {\n\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"b\"}}\n",
+		want:  []int{1, 3},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs, err := Read("x.yaml", []byte(tc.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []int{}
+			for _, o := range objs {
+				got = append(got, o.Source.Line)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("lines (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
