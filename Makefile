@@ -62,7 +62,7 @@ DIFFERENTIAL := ^TestDifferentialAgainstTheAPIServer$$
 test-unit:
 	$(GO) test -count=1 -skip '$(DIFFERENTIAL)' ./...
 	cd hack/operatortest && $(GO) test -count=1 ./...
-	@mkdir -p $(BIN); $(GO) test -count=1 -v -run '$(DIFFERENTIAL)' ./nativepolicy > $(BIN)/differential.log 2>&1; rc=$$?; \
+	@mkdir -p $(BIN); $(GO) test -count=1 -timeout 30m -v -run '$(DIFFERENTIAL)' ./nativepolicy > $(BIN)/differential.log 2>&1; rc=$$?; \
 	  if [ $$rc -ne 0 ]; then tail -300 $(BIN)/differential.log; \
 	  else grep -E 'differential test:|phase .*cases|^(--- |ok )' $(BIN)/differential.log; fi; exit $$rc
 
