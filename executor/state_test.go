@@ -93,7 +93,7 @@ func TestStateFolderAndFile(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "hostprocess-admission")
+			dir := filepath.Join(tempDir(t), "hostprocess-admission")
 			file := filepath.Join(dir, "executor-state.json")
 			tc.prepare(t, dir, file)
 			var before map[string]string

@@ -4,6 +4,7 @@ package executor
 
 import (
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -12,16 +13,30 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// anotherUser is a local account SID that is neither SYSTEM, Administrators
-// nor the account the tests run as; Windows cannot name it, so the errors
-// give the SID. executorOwners are the owners the state accepts.
 // fileAllAccess is FILE_ALL_ACCESS, what SDDL writes FA.
 const fileAllAccess = windows.STANDARD_RIGHTS_REQUIRED | windows.SYNCHRONIZE | 0x1ff
 
-const (
-	anotherUser    = "S-1-5-21-1004336348-1177238915-682003330-1001"
-	executorOwners = "SYSTEM or Administrators"
-)
+// executorOwners are the owners the state accepts, as its errors name them.
+const executorOwners = "SYSTEM or Administrators"
+
+// anotherUser is how the state's errors name the owner giveToAnotherUser
+// gives: on Windows a local account SID that Windows cannot name; under wine,
+// which takes owners from the unix uid, ANONYMOUS LOGON, wine's owner of a
+// file of another uid.
+var anotherUser = func() string {
+	if underWine() {
+		return `NT AUTHORITY\ANONYMOUS LOGON (S-1-5-7)`
+	}
+	return anotherUserSID
+}()
+
+const anotherUserSID = "S-1-5-21-1004336348-1177238915-682003330-1001"
+
+// foreignFixturesEnv names a folder that hack/test-windows.sh fills, as root,
+// with folders dir-<n> and files file-<n> owned by uid 65534: wine keeps no
+// owner that SetNamedSecurityInfo sets (it answers success and reports the
+// unix owner), so under wine another user's files come from there.
+const foreignFixturesEnv = "HOSTPROCESS_WINE_FOREIGN"
 
 // mkdirOpenToEveryone creates dir as a user would in C:\ProgramData: with
 // rights for Everyone and Users, inherited by what is created in it.
@@ -33,17 +48,62 @@ func mkdirOpenToEveryone(t *testing.T, dir string) {
 	setSecurity(t, dir, windows.DACL_SECURITY_INFORMATION, "D:(A;OICI;FA;;;WD)(A;OICI;FA;;;BU)")
 }
 
-// giveToAnotherUser makes anotherUser the owner of path, through
-// SetNamedSecurityInfo.
+// giveToAnotherUser makes another account the owner of path: on Windows
+// through SetNamedSecurityInfo, under wine by putting a fixture of uid 65534
+// in its place (a file keeps its content). Either way GetNamedSecurityInfo
+// must then report that owner.
 func giveToAnotherUser(t *testing.T, path string) {
 	t.Helper()
-	setSecurity(t, path, windows.OWNER_SECURITY_INFORMATION, "O:"+anotherUser)
+	wantSID := anotherUserSID
+	if underWine() {
+		wantSID = "S-1-5-7"
+		replaceWithForeignFixture(t, path)
+	} else {
+		setSecurity(t, path, windows.OWNER_SECURITY_INFORMATION, "O:"+anotherUserSID)
+	}
 	sd, err := windows.GetNamedSecurityInfo(path, windows.SE_FILE_OBJECT, windows.OWNER_SECURITY_INFORMATION)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if owner, _, err := sd.Owner(); err != nil || owner.String() != anotherUser {
-		t.Fatalf("owner of %s = %v (%v), want %s", path, owner, err, anotherUser)
+	if owner, _, err := sd.Owner(); err != nil || owner.String() != wantSID {
+		t.Fatalf("owner of %s = %v (%v), want %s", path, owner, err, wantSID)
+	}
+}
+
+func replaceWithForeignFixture(t *testing.T, path string) {
+	t.Helper()
+	fixtures := os.Getenv(foreignFixturesEnv)
+	if fixtures == "" {
+		t.Skipf("wine keeps no owner that SetNamedSecurityInfo sets; $%s (hack/test-windows.sh, as root) holds files of another uid", foreignFixturesEnv)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind := "file-"
+	if fi.IsDir() {
+		kind = "dir-"
+	}
+	matches, _ := filepath.Glob(filepath.Join(fixtures, kind+"*"))
+	if len(matches) == 0 {
+		t.Fatalf("no %s* left in %s", kind, fixtures)
+	}
+	var data []byte
+	if !fi.IsDir() {
+		if data, err = os.ReadFile(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(matches[0], path); err != nil {
+		t.Fatal(err)
+	}
+	if !fi.IsDir() {
+		if err := os.WriteFile(path, data, 0o666); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -71,29 +131,41 @@ func setSecurity(t *testing.T, path string, info windows.SECURITY_INFORMATION, s
 }
 
 // assertPrivate checks, through GetNamedSecurityInfo, that path is owned by
-// SYSTEM, Administrators or the account the tests run as, that its DACL is
-// protected from inheritance (the folder's) or inherited from the folder
-// (the file's), and that it allows SYSTEM and Administrators full control
-// and nobody else anything.
+// SYSTEM, Administrators or the account the tests run as, and on Windows
+// that its DACL allows SYSTEM and Administrators full control and nobody
+// else anything, protected from inheritance for the folder. wine keeps no
+// DACL (it derives one from the unix mode), so there the DACL the executor
+// sets is checked by TestStateACLs instead.
 func assertPrivate(t *testing.T, path string, dir bool) {
 	t.Helper()
 	if err := ownedByExecutor("path", path); err != nil {
 		t.Error(err)
 	}
+	if underWine() {
+		return
+	}
 	sd, err := windows.GetNamedSecurityInfo(path, windows.SE_FILE_OBJECT, windows.DACL_SECURITY_INFORMATION)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkPrivateDACL(t, path, sd, dir)
+}
+
+// checkPrivateDACL checks that sd's DACL allows SYSTEM and Administrators
+// full control and nobody else anything, protected from inheritance when
+// protected is set.
+func checkPrivateDACL(t *testing.T, what string, sd *windows.SECURITY_DESCRIPTOR, protected bool) {
+	t.Helper()
 	control, _, err := sd.Control()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dir && control&windows.SE_DACL_PROTECTED == 0 {
-		t.Errorf("%s: the DACL is not protected from inheritance (%s)", path, sd)
+	if protected && control&windows.SE_DACL_PROTECTED == 0 {
+		t.Errorf("%s: the DACL is not protected from inheritance (%s)", what, sd)
 	}
 	dacl, _, err := sd.DACL()
 	if err != nil || dacl == nil {
-		t.Fatalf("%s: no DACL (%v), which grants everyone everything", path, err)
+		t.Fatalf("%s: no DACL (%v), which grants everyone everything", what, err)
 	}
 	var got []string
 	for i := uint32(0); i < uint32(dacl.AceCount); i++ {
@@ -104,14 +176,44 @@ func assertPrivate(t *testing.T, path string, dir bool) {
 		sid := (*windows.SID)(unsafe.Pointer(&ace.SidStart))
 		kind := "allow"
 		if ace.Header.AceType != windows.ACCESS_ALLOWED_ACE_TYPE {
-			kind = "type " + string(rune('0'+ace.Header.AceType))
+			kind = "not-allow"
 		}
-		full := ace.Mask&fileAllAccess == fileAllAccess || ace.Mask&windows.GENERIC_ALL != 0
-		got = append(got, kind+" "+sid.String()+" full="+map[bool]string{true: "yes", false: "no"}[full])
+		full := "partial"
+		if ace.Mask&fileAllAccess == fileAllAccess || ace.Mask&windows.GENERIC_ALL != 0 {
+			full = "full"
+		}
+		got = append(got, kind+" "+sid.String()+" "+full)
 	}
 	sort.Strings(got)
-	want := []string{"allow S-1-5-18 full=yes", "allow S-1-5-32-544 full=yes"}
+	want := []string{"allow S-1-5-18 full", "allow S-1-5-32-544 full"}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
-		t.Errorf("%s: ACEs %q, want %q (%s)", path, got, want, sd)
+		t.Errorf("%s: ACEs %q, want %q (%s)", what, got, want, sd)
+	}
+}
+
+// TestStateACLs parses the ACLs the executor gives its state folder and
+// file with Windows' own SDDL parser: SYSTEM and Administrators full control,
+// nobody else anything, protected from C:\ProgramData's inheritable rights,
+// and for the folder inherited by the files created in it.
+func TestStateACLs(t *testing.T) {
+	for _, tc := range []struct{ name, sddl string }{{"folder", stateDirSDDL}, {"file", stateFileSDDL}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sd, err := windows.SecurityDescriptorFromString(tc.sddl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPrivateDACL(t, tc.name, sd, true)
+			dacl, _, _ := sd.DACL()
+			for i := uint32(0); i < uint32(dacl.AceCount); i++ {
+				var ace *windows.ACCESS_ALLOWED_ACE
+				if err := windows.GetAce(dacl, i, &ace); err != nil {
+					t.Fatal(err)
+				}
+				inherit := ace.Header.AceFlags&(windows.OBJECT_INHERIT_ACE|windows.CONTAINER_INHERIT_ACE) == windows.OBJECT_INHERIT_ACE|windows.CONTAINER_INHERIT_ACE
+				if inherit != (tc.name == "folder") {
+					t.Errorf("%s: ACE %d inherited by children: %t", tc.name, i, inherit)
+				}
+			}
+		})
 	}
 }
