@@ -424,6 +424,13 @@ func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	otherStatus.Data = map[string]string{"forged": `{"successCount":1000}`}
+	// win-rbac's status as it is now, so that an update of it is judged by
+	// the admission policies rather than refused as stale.
+	cm, err = admin.CoreV1().ConfigMaps(executorNamespace).Get(ctx, executor.StatusConfigMapName(nodeName), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["forged"] = `{"successCount":1000}`
 	nodeEvent := func(node, instance string) *eventsv1.Event {
 		return &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Name: node + ".forged", Namespace: "default"}, EventTime: metav1.NowMicro(),
 			ReportingController: executor.ReportingController, ReportingInstance: instance, Action: executor.EventAction,
