@@ -23,6 +23,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -30,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
 	"github.com/hostprocess-admission/hostprocess-admission/executor"
@@ -254,8 +256,12 @@ func TestExecutorChartWiring(t *testing.T) {
 }
 
 // TestExecutorReportsWithTheChartsRBAC runs the executor command as the
-// chart's ServiceAccount, with the token where a HostProcess container finds
-// it, against a real API server with the chart's RBAC and admission policies.
+// chart's ServiceAccount, with the token of an executor pod on win-rbac where
+// a HostProcess container finds it, against a real API server with the
+// chart's RBAC and admission policies; then, with the tokens of executor pods
+// on two nodes and a token bound to no node, it checks that each node's own
+// writes work and that every write about another node, and every write of a
+// token that names no node, is refused with a message naming the node.
 func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 	objs := renderExecutorChart(t)
 	env := testenv.Start(t, testenv.WithLogger(logr.Discard()))
@@ -277,24 +283,26 @@ func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 			}
 		}
 	}
-	const nodeName = "win-rbac"
-	for _, n := range []string{nodeName, "win-other"} {
+	const (
+		nodeName  = "win-rbac"
+		otherNode = "win-other"
+		linuxNode = "linux-1"
+	)
+	for _, n := range []string{nodeName, otherNode, linuxNode} {
 		if _, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	// The ServiceAccount's files, where a HostProcess container has them.
-	token, err := admin.CoreV1().ServiceAccounts(executorNamespace).CreateToken(ctx, executorSA, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The ServiceAccount's files, where a HostProcess container has them,
+	// with the token the kubelet of win-rbac gets for its executor pod.
+	token := executorPodToken(ctx, t, admin, nodeName)
 	sandbox := t.TempDir()
 	saDir := filepath.Join(sandbox, filepath.FromSlash(executor.ServiceAccountDir))
 	if err := os.MkdirAll(saDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string]string{"token": token.Status.Token, "ca.crt": string(env.Config.CAData), "namespace": executorNamespace} {
+	for name, data := range map[string]string{"token": token, "ca.crt": string(env.Config.CAData), "namespace": executorNamespace} {
 		if err := os.WriteFile(filepath.Join(saDir, name), []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -306,6 +314,20 @@ func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 	t.Setenv(executor.SandboxMountPointEnv, sandbox)
 	t.Setenv("KUBERNETES_SERVICE_HOST", u.Hostname())
 	t.Setenv("KUBERNETES_SERVICE_PORT", u.Port())
+
+	// The API server loads new admission policies within seconds; a token
+	// that names no node is refused once they are.
+	nodeless := tokenClient(t, env.Config, nodelessToken(ctx, t, admin))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, err := nodeless.CoreV1().ConfigMaps(executorNamespace).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "hostprocess-executor-status-" + nodeName}},
+			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the executor's ValidatingAdmissionPolicies were not in force after 30s")
+		}
+	}
 
 	tasksDir := t.TempDir()
 	task := "apiVersion: executor.hostprocess.dev/v1alpha1\nkind: Task\nname: hello\ncommand: [/bin/sh, -c, echo hello]\n"
@@ -341,7 +363,8 @@ func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 		t.Errorf("status of hello = %q (%v)", cm.Data["hello"], err)
 	}
 
-	// The label, as ensureLocalGroups reports it on Windows.
+	// Each node's own writes, as ensureLocalGroups reports them on Windows,
+	// with the token of its own executor pod.
 	cfg, _, err := executor.InClusterConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -350,21 +373,39 @@ func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := executor.NewKubeReporter(executor.KubeReporterOptions{Client: sa, Node: nodeName, Namespace: executorNamespace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = rep.RunFinished(ctx, executor.RunReport{Node: nodeName, Task: executor.BuiltinEnsureLocalGroups, Outcome: executor.OutcomeSucceeded,
-		LocalGroups: &executor.LocalGroupsStatus{Ready: true}})
-	if err := rep.Flush(ctx); err != nil {
-		t.Fatalf("reporting ensureLocalGroups as the ServiceAccount: %v", err)
-	}
-	node, err := admin.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if node.Labels[executor.LocalGroupsReadyLabel] != "true" {
-		t.Errorf("node labels = %v", node.Labels)
+	other := tokenClient(t, env.Config, executorPodToken(ctx, t, admin, otherNode))
+	groupsValue := config.LocalGroupsReadyValue([]string{"hpc-agents"})
+	for node, client := range map[string]kubernetes.Interface{nodeName: sa, otherNode: other} {
+		rep, err := executor.NewKubeReporter(executor.KubeReporterOptions{Client: client, Node: node, Namespace: executorNamespace})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = rep.RunFinished(ctx, executor.RunReport{Node: node, Task: executor.BuiltinEnsureLocalGroups, Outcome: executor.OutcomeSucceeded,
+			LocalGroups: &executor.LocalGroupsStatus{Ready: true, LabelValue: groupsValue}})
+		if err := rep.Flush(ctx); err != nil {
+			t.Fatalf("reporting ensureLocalGroups of %s with its own token: %v", node, err)
+		}
+		n, err := admin.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Labels[executor.LocalGroupsReadyLabel] != groupsValue {
+			t.Errorf("labels of %s = %v, want %s=%s", node, n.Labels, executor.LocalGroupsReadyLabel, groupsValue)
+		}
+		status, err := admin.CoreV1().ConfigMaps(executorNamespace).Get(ctx, executor.StatusConfigMapName(node), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(status.Data[executor.BuiltinEnsureLocalGroups]), &st); err != nil || st.SuccessCount != 1 {
+			t.Errorf("status of ensureLocalGroups on %s = %q (%v)", node, status.Data[executor.BuiltinEnsureLocalGroups], err)
+		}
+		evs, err := admin.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + node + ",reason=TaskSucceeded"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(evs.Items); n == 0 {
+			t.Errorf("no TaskSucceeded Event on %s", node)
+		}
 	}
 
 	// Nothing more: RBAC refuses the rest, the admission policies what RBAC
@@ -378,6 +419,34 @@ func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	webhookConfig.Data = map[string]string{"config.yaml": "exemptions: {namespaces: [everywhere]}"}
+	otherStatus, err := admin.CoreV1().ConfigMaps(executorNamespace).Get(ctx, executor.StatusConfigMapName(otherNode), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherStatus.Data = map[string]string{"forged": `{"successCount":1000}`}
+	// win-rbac's status as it is now, so that an update of it is judged by
+	// the admission policies rather than refused as stale.
+	cm, err = admin.CoreV1().ConfigMaps(executorNamespace).Get(ctx, executor.StatusConfigMapName(nodeName), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["forged"] = `{"successCount":1000}`
+	nodeEvent := func(node, instance string) *eventsv1.Event {
+		return &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Name: node + ".forged", Namespace: "default"}, EventTime: metav1.NowMicro(),
+			ReportingController: executor.ReportingController, ReportingInstance: instance, Action: executor.EventAction,
+			Reason: "TaskSucceeded", Type: corev1.EventTypeNormal, Note: "forged",
+			Regarding: corev1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: node}}
+	}
+	createEvent := func(client kubernetes.Interface, e *eventsv1.Event) func() error {
+		return func() error {
+			_, err := client.EventsV1().Events("default").Create(ctx, e, metav1.CreateOptions{DryRun: dry})
+			return err
+		}
+	}
+	podEvent := nodeEvent(nodeName, "hostprocess-executor-"+nodeName)
+	podEvent.Regarding = corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: "default", Name: "web"}
+	const nodelessMessage = "the node executor's token names no node (authentication.kubernetes.io/node-name): only the token of an executor pod on a node (Kubernetes 1.30 and later) may write"
+	const ownStatus = "the node executor of win-rbac may write only its own status ConfigMap hostprocess-executor-status-win-rbac, not "
 	denied := []struct {
 		name    string
 		call    func() error
@@ -386,19 +455,72 @@ func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 		{"rewriting the webhook's configuration", func() error {
 			_, err := sa.CoreV1().ConfigMaps(executorNamespace).Update(ctx, webhookConfig, metav1.UpdateOptions{DryRun: dry})
 			return err
-		}, "the node executor may write only ConfigMaps named hostprocess-executor-status-<node>, not hostprocess-admission-config"},
+		}, ownStatus + "hostprocess-admission-config"},
 		{"creating another ConfigMap", func() error {
 			_, err := sa.CoreV1().ConfigMaps(executorNamespace).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "other"}}, metav1.CreateOptions{DryRun: dry})
 			return err
-		}, "the node executor may write only ConfigMaps named hostprocess-executor-status-<node>, not other"},
+		}, ownStatus + "other"},
+		{"replacing another node's status ConfigMap", func() error {
+			_, err := sa.CoreV1().ConfigMaps(executorNamespace).Update(ctx, otherStatus, metav1.UpdateOptions{DryRun: dry})
+			return err
+		}, ownStatus + "hostprocess-executor-status-win-other"},
+		{"creating the status ConfigMap of a node that has none yet", func() error {
+			_, err := sa.CoreV1().ConfigMaps(executorNamespace).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: executor.StatusConfigMapName(linuxNode)}}, metav1.CreateOptions{DryRun: dry})
+			return err
+		}, ownStatus + "hostprocess-executor-status-linux-1"},
+		{"reading another node's status ConfigMap with an empty patch", func() error {
+			_, err := sa.CoreV1().ConfigMaps(executorNamespace).Patch(ctx, otherStatus.Name, types.MergePatchType, []byte("{}"), metav1.PatchOptions{})
+			return err
+		}, ownStatus + "hostprocess-executor-status-win-other"},
+		{"reading another node's status ConfigMap", func() error {
+			_, err := sa.CoreV1().ConfigMaps(executorNamespace).Get(ctx, otherStatus.Name, metav1.GetOptions{})
+			return err
+		}, `User "system:serviceaccount:hostprocess-system:hostprocess-admission-executor" cannot get resource "configmaps"`},
+		{"reading the webhook's configuration", func() error {
+			_, err := sa.CoreV1().ConfigMaps(executorNamespace).Get(ctx, "hostprocess-admission-config", metav1.GetOptions{})
+			return err
+		}, `cannot get resource "configmaps"`},
+		{"posting an Event about another node", createEvent(sa, nodeEvent(otherNode, "hostprocess-executor-"+nodeName)),
+			"the node executor of win-rbac may post Events only about its own Node win-rbac, not about Node win-other"},
+		{"posting an Event about a Pod", createEvent(sa, podEvent),
+			"the node executor of win-rbac may post Events only about its own Node win-rbac, not about Pod web"},
+		{"posting an Event as another node's executor", createEvent(sa, nodeEvent(nodeName, "hostprocess-executor-"+otherNode)),
+			"the node executor of win-rbac may post Events only as reportingController hostprocess.dev/executor, reportingInstance hostprocess-executor-win-rbac"},
+		{"labelling another Windows node", func() error {
+			_, err := sa.CoreV1().Nodes().Patch(ctx, otherNode, types.MergePatchType, labelPatch(executor.LocalGroupsReadyLabel, "false"), metav1.PatchOptions{DryRun: dry})
+			return err
+		}, "the node executor of win-rbac may label only its own node win-rbac, not win-other"},
+		{"labelling a Linux node", func() error {
+			_, err := sa.CoreV1().Nodes().Patch(ctx, linuxNode, types.MergePatchType, labelPatch(executor.LocalGroupsReadyLabel, groupsValue), metav1.PatchOptions{DryRun: dry})
+			return err
+		}, "the node executor of win-rbac may label only its own node win-rbac, not linux-1"},
+		{"the other node's executor writing win-rbac's status", func() error {
+			_, err := other.CoreV1().ConfigMaps(executorNamespace).Update(ctx, cm, metav1.UpdateOptions{DryRun: dry})
+			return err
+		}, "the node executor of win-other may write only its own status ConfigMap hostprocess-executor-status-win-other, not hostprocess-executor-status-win-rbac"},
+		{"the other node's executor posting an Event about win-rbac", createEvent(other, nodeEvent(nodeName, "hostprocess-executor-"+otherNode)),
+			"the node executor of win-other may post Events only about its own Node win-other, not about Node win-rbac"},
+		{"the other node's executor labelling win-rbac", func() error {
+			_, err := other.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, labelPatch(executor.LocalGroupsReadyLabel, "false"), metav1.PatchOptions{DryRun: dry})
+			return err
+		}, "the node executor of win-other may label only its own node win-other, not win-rbac"},
+		{"a token bound to no node writing a status ConfigMap", func() error {
+			_, err := nodeless.CoreV1().ConfigMaps(executorNamespace).Update(ctx, cm, metav1.UpdateOptions{DryRun: dry})
+			return err
+		}, nodelessMessage},
+		{"a token bound to no node posting an Event", createEvent(nodeless, nodeEvent(nodeName, "hostprocess-executor-"+nodeName)), nodelessMessage},
+		{"a token bound to no node labelling a node", func() error {
+			_, err := nodeless.CoreV1().Nodes().Patch(ctx, linuxNode, types.MergePatchType, labelPatch(executor.LocalGroupsReadyLabel, "false"), metav1.PatchOptions{DryRun: dry})
+			return err
+		}, nodelessMessage},
 		{"setting another node label", func() error {
 			_, err := sa.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, labelPatch("node-role.kubernetes.io/control-plane", ""), metav1.PatchOptions{DryRun: dry})
 			return err
 		}, "the node executor may change only the label hostprocess.dev/local-groups-ready of a Node"},
 		{"setting the label to another value", func() error {
-			_, err := sa.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, labelPatch(executor.LocalGroupsReadyLabel, "yes"), metav1.PatchOptions{DryRun: dry})
+			_, err := sa.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, labelPatch(executor.LocalGroupsReadyLabel, "true"), metav1.PatchOptions{DryRun: dry})
 			return err
-		}, `the label hostprocess.dev/local-groups-ready must be "true" or "false"`},
+		}, `the label hostprocess.dev/local-groups-ready must be "false" or the 16 hexadecimal digits that stand for the allowed local groups`},
 		{"tainting a node", func() error {
 			_, err := sa.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`), metav1.PatchOptions{DryRun: dry})
 			return err
@@ -423,13 +545,6 @@ func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 			return err
 		}, `cannot patch resource "nodes/status"`},
 	}
-	// The API server loads new admission policies within seconds.
-	for deadline := time.Now().Add(30 * time.Second); denied[0].call() == nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("the executor's ValidatingAdmissionPolicies were not in force after 30s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 	for _, tc := range denied {
 		t.Run("refuses "+tc.name, func(t *testing.T) {
 			err := tc.call()
@@ -438,6 +553,49 @@ func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 			}
 		})
 	}
+}
+
+// executorPodToken creates an executor pod on node (no kubelet runs it) and
+// returns a token of the executor's ServiceAccount bound to it, as the
+// kubelet of node gets for the pod: the API server puts the node's name in
+// it (authentication.kubernetes.io/node-name).
+func executorPodToken(ctx context.Context, t *testing.T, admin kubernetes.Interface, node string) string {
+	t.Helper()
+	pod, err := admin.CoreV1().Pods(executorNamespace).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "executor-" + node},
+		Spec: corev1.PodSpec{NodeName: node, ServiceAccountName: executorSA,
+			Containers: []corev1.Container{{Name: "executor", Image: "hostprocess-admission"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := admin.CoreV1().ServiceAccounts(executorNamespace).CreateToken(ctx, executorSA, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.Status.Token
+}
+
+// nodelessToken is a token of the executor's ServiceAccount bound to no pod,
+// as kubectl create token mints it: it names no node.
+func nodelessToken(ctx context.Context, t *testing.T, admin kubernetes.Interface) string {
+	t.Helper()
+	tr, err := admin.CoreV1().ServiceAccounts(executorNamespace).CreateToken(ctx, executorSA, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.Status.Token
+}
+
+func tokenClient(t *testing.T, admin *rest.Config, token string) kubernetes.Interface {
+	t.Helper()
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: admin.Host, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: admin.CAData}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
 }
 
 func TestExecutorWithoutCredentialsReportsJSONOnly(t *testing.T) {
@@ -503,7 +661,110 @@ func TestExecutorGroupFile(t *testing.T) {
 	if want := "root:x:0:\nusers:x:100:\nhostprocess-agents:x:1000:\n"; string(got) != want {
 		t.Errorf("group file = %q, want %q", got, want)
 	}
-	if want := `"localGroups":{"ready":true,"created":["hostprocess-agents"]}`; !strings.Contains(stdout.String(), want) {
+	if want := `"localGroups":{"ready":true,"labelValue":"837ede1743fd81fb","created":["hostprocess-agents"]}`; !strings.Contains(stdout.String(), want) {
 		t.Errorf("no %s in the JSON lines:\n%s", want, stdout.String())
+	}
+}
+
+// TestExecutorStateFolderPreparedByAnotherUser runs executor --once twice
+// with a --state-file whose folder a user of the node prepared: it never
+// exits for it, says why on stderr, and a once task is never skipped unless
+// the state that says it ran is the executor's own.
+func TestExecutorStateFolderPreparedByAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving a folder to another user needs root")
+	}
+	t.Setenv(executor.SandboxMountPointEnv, "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "")
+	const noCredentials = "executor: not reporting to Kubernetes (no Events, status ConfigMap or node label), only JSON lines and metrics: no credentials: " +
+		"unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined\n"
+	cases := []struct {
+		name    string
+		prepare func(t *testing.T, dir, file string)
+		// wantStderr is the first start's stderr after the credentials
+		// line; the second start's is the same when the state is kept in
+		// memory, and empty when it was replaced.
+		wantStderr func(dir, file string) string
+		// secondRuns is whether the once task runs again at the second start.
+		secondRuns bool
+	}{
+		{
+			name: "a folder owned by another user: the state is kept in memory and the task runs at each start",
+			prepare: func(t *testing.T, dir, _ string) {
+				if err := os.Mkdir(dir, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(dir, 65534, 65534); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantStderr: func(dir, _ string) string {
+				return "executor: state folder " + dir + " is owned by uid 65534, not by the executor (uid 0) or root: refusing to use it; " +
+					"once tasks are remembered in memory only, and run again when the executor restarts\n"
+			},
+			secondRuns: true,
+		},
+		{
+			name: "a planted temporary file: not written through, and the state is saved",
+			prepare: func(t *testing.T, dir, file string) {
+				if err := os.Mkdir(dir, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(filepath.Join(dir, "..", "target"), file+".tmp"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantStderr: func(string, string) string { return "" },
+		},
+		{
+			name: "a state file that is not JSON: replaced, the task runs once more and then not again",
+			prepare: func(t *testing.T, dir, file string) {
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(file, []byte("{not json"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantStderr: func(_, file string) string {
+				return "executor: state file " + file + " could not be read (invalid character 'n' looking for beginning of object key string): " +
+					"replaced by an empty state, so its once tasks run again\n"
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, "hostprocess-admission")
+			file := filepath.Join(dir, "executor-state.json")
+			tc.prepare(t, dir, file)
+			tasksDir := t.TempDir()
+			task := "apiVersion: executor.hostprocess.dev/v1alpha1\nkind: Task\nname: hello\ntrigger: once\ncommand: [/bin/sh, -c, echo hello]\n"
+			if err := os.WriteFile(filepath.Join(tasksDir, "hello.yaml"), []byte(task), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for start, wantRun := range []bool{true, tc.secondRuns} {
+				var stdout, stderr bytes.Buffer
+				err := runExecutor(context.Background(), &stdout, &stderr, executorOptions{tasksDir: tasksDir, stateFile: file, nodeName: "n1",
+					metricsAddress: "0", reloadInterval: executor.DefaultReloadInterval, once: true})
+				if err != nil {
+					t.Fatalf("start %d: runExecutor = %v, want no error\n%s", start+1, err, stderr.String())
+				}
+				want := tc.wantStderr(dir, file)
+				if start == 1 && !tc.secondRuns {
+					want = ""
+				}
+				if got := stderr.String(); got != noCredentials+want {
+					t.Errorf("start %d: stderr:\n%s\nwant:\n%s", start+1, got, noCredentials+want)
+				}
+				if ran := strings.Contains(stdout.String(), `"event":"runFinished"`); ran != wantRun {
+					t.Errorf("start %d: the once task ran: %t, want %t\n%s", start+1, ran, wantRun, stdout.String())
+				}
+			}
+			if _, err := os.Lstat(filepath.Join(root, "target")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a file was written through the planted link: %v", err)
+			}
+		})
 	}
 }

@@ -44,3 +44,29 @@ func TestEqualFoldASCII(t *testing.T) {
 		})
 	}
 }
+
+func TestLocalGroupsReadyValue(t *testing.T) {
+	cases := []struct {
+		name   string
+		a, b   []string
+		wantEq bool
+	}{
+		{"ignores the order of the groups", []string{"hpc-a", "hpc-b"}, []string{"hpc-b", "hpc-a"}, true},
+		{"ignores ASCII case, as Windows compares names", []string{"HPC-A"}, []string{"hpc-a"}, true},
+		{"ignores a group listed twice", []string{"hpc-a", "hpc-a"}, []string{"hpc-a"}, true},
+		{"changes when a group is added", []string{"hpc-a"}, []string{"hpc-a", "hpc-b"}, false},
+		{"does not fold non-ASCII letters (the Kelvin sign is not k)", []string{"\u212a"}, []string{"k"}, false},
+		{"tells a name with a newline from two names", []string{"a\nb"}, []string{"a", "b"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := LocalGroupsReadyValue(tc.a), LocalGroupsReadyValue(tc.b)
+			if (a == b) != tc.wantEq {
+				t.Errorf("LocalGroupsReadyValue(%q) = %s, (%q) = %s; want equal: %t", tc.a, a, tc.b, b, tc.wantEq)
+			}
+		})
+	}
+	if got, want := LocalGroupsReadyValue([]string{"hostprocess-agents"}), "837ede1743fd81fb"; got != want {
+		t.Errorf("LocalGroupsReadyValue([hostprocess-agents]) = %s, want %s", got, want)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
+	"github.com/hostprocess-admission/hostprocess-admission/config"
 	"github.com/hostprocess-admission/hostprocess-admission/e2e/harness"
 )
 
@@ -34,6 +35,9 @@ const (
 	agentsGroup = "hostprocess-agents"
 	// servicesNamespace allows only NT AUTHORITY\Local service.
 	servicesNamespace = "nodes-services"
+	// auditorsGroup is the local group that an upgrade adds to the
+	// configuration.
+	auditorsGroup = "hostprocess-auditors"
 	// readyLabel is the node label the executor sets (executor.LocalGroupsReadyLabel).
 	readyLabel = "hostprocess.dev/local-groups-ready"
 	// nodesTimeout bounds how long the controllers, the scheduler and kwok
@@ -132,9 +136,12 @@ func deployment(name, user string, replicas int32) *appsv1.Deployment {
 	}
 }
 
-// localGroupPod is a HostProcess pod running as the allowed local group,
-// with no nodeSelector, tolerations or affinity of its own.
-func localGroupPod(name string) *corev1.Pod {
+// localGroupPod is a HostProcess pod running as the allowed local group
+// agentsGroup, with no nodeSelector, tolerations or affinity of its own.
+func localGroupPod(name string) *corev1.Pod { return localGroupPodAs(name, agentsGroup) }
+
+// localGroupPodAs is localGroupPod running as group.
+func localGroupPodAs(name, group string) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: appsNamespace},
@@ -142,7 +149,7 @@ func localGroupPod(name string) *corev1.Pod {
 			HostNetwork: true,
 			SecurityContext: &corev1.PodSecurityContext{WindowsOptions: &corev1.WindowsSecurityContextOptions{
 				HostProcess:   ptrTo(true),
-				RunAsUserName: ptrTo(agentsGroup),
+				RunAsUserName: ptrTo(group),
 			}},
 			Containers: []corev1.Container{{Name: "agent", Image: hostProcessImage, Command: []string{"cmd.exe", "/c", "whoami", "/groups"}}},
 		},
@@ -449,8 +456,15 @@ var _ = Describe("scheduling onto simulated Windows and Linux nodes", Ordered, f
 		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
 	})
 
-	It("keeps a pod running as an allowed local group Pending until the executor has prepared the group on a node, then schedules it there", func(ctx SpecContext) {
+	It("keeps a pod running as an allowed local group Pending until the executor has prepared the group on a node, then schedules it there, also after the list of groups grows", func(ctx SpecContext) {
 		node := nodes.Windows[0]
+		agentsValue := config.LocalGroupsReadyValue([]string{agentsGroup})
+		bothValue := config.LocalGroupsReadyValue([]string{agentsGroup, auditorsGroup})
+		nodeLabels := func(g Gomega, name string) map[string]string {
+			n, err := cluster.Clientset.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			return n.Labels
+		}
 		getPod := func(name string) *corev1.Pod {
 			GinkgoHelper()
 			p, err := cluster.Clientset.CoreV1().Pods(appsNamespace).Get(ctx, name, metav1.GetOptions{})
@@ -465,10 +479,10 @@ var _ = Describe("scheduling onto simulated Windows and Linux nodes", Ordered, f
 		p := getPod(first.Name)
 		Expect(p.Spec.Affinity).NotTo(BeNil())
 		Expect(p.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms).To(Equal([]corev1.NodeSelectorTerm{{
-			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: readyLabel, Operator: corev1.NodeSelectorOpIn, Values: []string{"true"}}},
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: readyLabel, Operator: corev1.NodeSelectorOpIn, Values: []string{agentsValue}}},
 		}}))
 
-		By("waiting for the scheduler to find no node for it: no node is labelled " + readyLabel + "=true yet")
+		By("waiting for the scheduler to find no node for it: no node is labelled " + readyLabel + "=" + agentsValue + " yet")
 		Eventually(func(g Gomega) {
 			p := getPod(first.Name)
 			g.Expect(p.Spec.NodeName).To(BeEmpty())
@@ -482,11 +496,9 @@ var _ = Describe("scheduling onto simulated Windows and Linux nodes", Ordered, f
 		Expect(err).NotTo(HaveOccurred())
 		Expect(executor.Start(ctx)).To(Succeed())
 
-		By("waiting for the executor to create the group and label " + node + " " + readyLabel + "=true")
+		By("waiting for the executor to create the group and label " + node + " " + readyLabel + "=" + agentsValue)
 		Eventually(func(g Gomega) {
-			n, err := cluster.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(n.Labels).To(HaveKeyWithValue(readyLabel, "true"))
+			g.Expect(nodeLabels(g, node)).To(HaveKeyWithValue(readyLabel, agentsValue))
 		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
 		groups, err := os.ReadFile(executor.GroupFile)
 		Expect(err).NotTo(HaveOccurred())
@@ -504,7 +516,50 @@ var _ = Describe("scheduling onto simulated Windows and Linux nodes", Ordered, f
 			g.Expect(podRunning(p)).To(BeTrue())
 		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
 
-		By("restarting the executor where the group cannot be created: it labels " + node + " " + readyLabel + "=false")
+		By("stopping the executor, then helm upgrade: allowedLocalGroups gains " + auditorsGroup)
+		executor.Stop(30 * time.Second)
+		res = release.Upgrade(ctx, "--set-json", fmt.Sprintf(`config.allowedLocalGroups=[%q,%q]`, agentsGroup, auditorsGroup))
+		Expect(res.Failed()).To(BeFalse(), res.String())
+		auditor := localGroupPodAs("local-group-auditor", auditorsGroup)
+		By("kubectl apply -f - with pod " + auditor.Name + " running as " + auditorsGroup + ", once the webhook has the new configuration")
+		Eventually(func(g Gomega) {
+			res := cluster.KubectlStdin(ctx, manifest(auditor), "apply", "-f", "-")
+			g.Expect(res.Failed()).To(BeFalse(), res.String())
+			g.Expect(res.Stdout).To(Equal("pod/local-group-auditor created\n"))
+		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
+		Expect(getPod(auditor.Name).Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms).To(Equal([]corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: readyLabel, Operator: corev1.NodeSelectorOpIn, Values: []string{bothValue}}},
+		}}))
+		By("waiting for the scheduler to find no node for it: " + node + " is labelled for the old list, " + readyLabel + "=" + agentsValue)
+		Eventually(func(g Gomega) {
+			p := getPod(auditor.Name)
+			g.Expect(p.Spec.NodeName).To(BeEmpty())
+			g.Expect(unschedulable(p)).To(HavePrefix("0/3 nodes are available: "))
+		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(getPod(auditor.Name).Spec.NodeName).To(BeEmpty())
+			g.Expect(nodeLabels(g, node)).To(HaveKeyWithValue(readyLabel, agentsValue))
+		}).WithContext(ctx).WithTimeout(3 * time.Second).Should(Succeed())
+
+		By("starting the executor again: it creates " + auditorsGroup + " and labels " + node + " " + readyLabel + "=" + bothValue)
+		Expect(executor.Start(ctx)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(nodeLabels(g, node)).To(HaveKeyWithValue(readyLabel, bothValue))
+		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
+		groups, err = os.ReadFile(executor.GroupFile)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(groups)).To(Equal(agentsGroup + ":x:1000:\n" + auditorsGroup + ":x:1001:\n"))
+		By("waiting for " + auditor.Name + " to be scheduled on " + node + " and Running; " + first.Name + " keeps running there")
+		Eventually(func(g Gomega) {
+			p := getPod(auditor.Name)
+			g.Expect(p.Spec.NodeName).To(Equal(node))
+			g.Expect(podRunning(p)).To(BeTrue())
+		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
+		p = getPod(first.Name)
+		Expect(p.Spec.NodeName).To(Equal(node))
+		Expect(podRunning(p)).To(BeTrue())
+
+		By("restarting the executor where the groups cannot be created: it labels " + node + " " + readyLabel + "=false")
 		executor.Stop(30 * time.Second)
 		executor.SetGroupFile(filepath.Join(executor.Dir, "missing", "group"))
 		Expect(executor.Start(ctx)).To(Succeed())
@@ -513,7 +568,7 @@ var _ = Describe("scheduling onto simulated Windows and Linux nodes", Ordered, f
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(n.Labels).To(HaveKeyWithValue(readyLabel, "false"))
 		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
-		Expect(executor.Logs()).To(ContainSubstring(`local groups missing: \"` + agentsGroup + `\"`))
+		Expect(executor.Logs()).To(ContainSubstring(`local groups missing: \"` + agentsGroup + `\", \"` + auditorsGroup + `\"`))
 
 		second := localGroupPod("local-group-agent-2")
 		By("kubectl apply -f - with pod " + second.Name + ": no node takes it now")

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
 )
 
 // builtinFunc is a task the executor runs itself instead of a process.
@@ -31,7 +33,8 @@ const (
 	// group deleted by hand comes back and the readiness stays true.
 	LocalGroupsInterval = 10 * time.Minute
 	// LocalGroupsReadyLabel is the node label the Kubernetes reporter sets to
-	// "true" when every group exists (LocalGroupsStatus.Ready).
+	// LocalGroupsStatus.LabelValue when every group exists
+	// (LocalGroupsStatus.Ready), and to "false" when one is missing.
 	LocalGroupsReadyLabel = "hostprocess.dev/local-groups-ready"
 	// localGroupComment is the description of groups the executor creates.
 	localGroupComment = "Created by hostprocess-admission executor for HostProcess containers"
@@ -40,9 +43,14 @@ const (
 // LocalGroupsStatus is what ensureLocalGroups found and did.
 type LocalGroupsStatus struct {
 	// Ready is set when every group exists.
-	Ready    bool     `json:"ready"`
-	Existing []string `json:"existing,omitempty"`
-	Created  []string `json:"created,omitempty"`
+	Ready bool `json:"ready"`
+	// LabelValue stands for the groups checked
+	// (config.LocalGroupsReadyValue): the value of the node label
+	// hostprocess.dev/local-groups-ready when they all exist, which the
+	// webhook's local-group node affinity requires.
+	LabelValue string   `json:"labelValue"`
+	Existing   []string `json:"existing,omitempty"`
+	Created    []string `json:"created,omitempty"`
 	// Failed maps a group to why it could not be checked or created.
 	Failed map[string]string `json:"failed,omitempty"`
 }
@@ -91,7 +99,7 @@ func ensureLocalGroups(ctx context.Context, api localGroupAPI, groups []string) 
 	if api == nil {
 		return builtinResult{}, &UnsupportedError{What: "creating local groups (NetLocalGroupAdd)"}
 	}
-	status := &LocalGroupsStatus{}
+	status := &LocalGroupsStatus{LabelValue: config.LocalGroupsReadyValue(groups)}
 	var out strings.Builder
 	for _, g := range groups {
 		if err := ctx.Err(); err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
 )
 
 // fakeGroups is a local group store in memory.
@@ -42,7 +44,7 @@ func TestEnsureLocalGroups(t *testing.T) {
 			name:       "creates the missing groups and is ready",
 			api:        &fakeGroups{existing: map[string]bool{"hpc-a": true}},
 			groups:     []string{"hpc-a", "hpc-b"},
-			wantStatus: &LocalGroupsStatus{Ready: true, Existing: []string{"hpc-a"}, Created: []string{"hpc-b"}},
+			wantStatus: &LocalGroupsStatus{Ready: true, LabelValue: "a65938344d47109f", Existing: []string{"hpc-a"}, Created: []string{"hpc-b"}},
 			wantOutput: "group \"hpc-a\" exists\ngroup \"hpc-b\" created\n",
 		},
 		{
@@ -71,6 +73,9 @@ func TestEnsureLocalGroups(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := ensureLocalGroups(context.Background(), tc.api, tc.groups)
+			if tc.wantStatus.LabelValue == "" {
+				tc.wantStatus.LabelValue = config.LocalGroupsReadyValue(tc.groups)
+			}
 			if got := errString(err); got != tc.wantErr {
 				t.Errorf("err = %q, want %q", got, tc.wantErr)
 			}

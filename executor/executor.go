@@ -82,7 +82,15 @@ func start(ctx context.Context, o Options) (*Scheduler, *dirLoader) {
 	s := NewScheduler(SchedulerOptions{Backend: o.Backend, Reporter: o.Reporter, Clock: o.Clock, State: o.State, Node: o.Node, Log: o.Log})
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reportTimeout)
 	defer cancel()
-	if err := o.Reporter.Started(rctx, Startup{Node: o.Node, TasksDir: o.TasksDir, Capabilities: o.Backend.Capabilities()}); err != nil {
+	startup := Startup{Node: o.Node, TasksDir: o.TasksDir, Capabilities: o.Backend.Capabilities()}
+	if o.State != nil {
+		st := o.State.Status()
+		startup.State = &st
+		if st.Problem != "" {
+			fmt.Fprintf(o.Log, "executor: %s\n", st.Problem)
+		}
+	}
+	if err := o.Reporter.Started(rctx, startup); err != nil {
 		fmt.Fprintf(o.Log, "executor: reporting start: %v\n", err)
 	}
 	return s, &dirLoader{o: o, good: map[string][]TaskSpec{}}

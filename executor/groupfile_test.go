@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
 )
 
 func TestGroupFile(t *testing.T) {
@@ -59,6 +61,7 @@ func TestGroupFile(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			tc.wantStatus.LabelValue = config.LocalGroupsReadyValue(tc.groups)
 			for g, reason := range tc.wantStatus.Failed {
 				tc.wantStatus.Failed[g] = strings.ReplaceAll(reason, "GROUPFILE", path)
 			}
@@ -84,7 +87,7 @@ func TestGroupFileTask(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "group")
 	e := newSchedulerEnv(t, "")
 	r := e.s.RunDue(context.Background(), []TaskSpec{ensureLocalGroupsTask([]string{"hpc"}, path)})[0]
-	want := &LocalGroupsStatus{Ready: true, Created: []string{"hpc"}}
+	want := &LocalGroupsStatus{Ready: true, LabelValue: config.LocalGroupsReadyValue([]string{"hpc"}), Created: []string{"hpc"}}
 	if r.Outcome != OutcomeSucceeded || !reflect.DeepEqual(r.LocalGroups, want) {
 		t.Errorf("report = %s %s %q %+v, want Succeeded %+v", r.Outcome, r.Reason, r.Message, r.LocalGroups, want)
 	}

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +11,6 @@ import (
 	"io"
 	"maps"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +53,17 @@ const (
 	// "kubectl get cm -l app.kubernetes.io/component=executor-status" lists
 	// them.
 	StatusComponentLabel = "app.kubernetes.io/component"
+	// StateStatusKey is the key of the status ConfigMap that holds the
+	// StateStatus (where once tasks are remembered, and what was wrong with
+	// the state folder or file) when the executor has a --state-file. Task
+	// names are DNS labels, without capitals, so no task has this key.
+	StateStatusKey = "executorState"
+	// StatusWriteAnnotation on the status ConfigMap names the executor's
+	// last write of it, so that a write whose outcome the executor did not
+	// learn (its answer lost, or its request timed out after the API server
+	// had made it) is not counted again: the next read tells whether it was
+	// made.
+	StatusWriteAnnotation = "hostprocess.dev/executor-write"
 
 	// DefaultKubeRetryInterval is how often the KubeReporter tries again to
 	// write what an earlier attempt could not, when no report comes first.
@@ -107,7 +118,8 @@ type KubeReporterOptions struct {
 //     TaskTimedOut; type Normal for a success, Warning otherwise);
 //   - the node's status ConfigMap, <Namespace>/hostprocess-executor-status-<node>,
 //     one key per task holding a TaskStatus;
-//   - the node label hostprocess.dev/local-groups-ready, "true" when the last
+//   - the node label hostprocess.dev/local-groups-ready, the value that
+//     stands for the groups (config.LocalGroupsReadyValue) when the last
 //     run of ensureLocalGroups found every group, "false" when it did not.
 //
 // Nothing it does blocks a run: the Reporter methods only record what is to
@@ -145,6 +157,10 @@ type KubeReporter struct {
 	inForce map[string]bool
 	// lastName makes Event names unique when the clock repeats itself.
 	lastName int64
+	// writeID and writes name each write of the status ConfigMap
+	// (StatusWriteAnnotation): a random ID of this reporter and a count.
+	writeID string
+	writes  int64
 
 	// nodeUID is the UID of the Node, read once; only the writer uses it.
 	nodeUID types.UID
@@ -157,8 +173,21 @@ type kubePending struct {
 	runs    map[string]*taskDelta
 	// prune is set when the tasks in force changed: keys of other tasks go.
 	prune bool
-	// ready is the label value to set, when one is to be set.
-	ready *bool
+	// label is the value of the local-groups-ready label to set, when one
+	// is to be set.
+	label *string
+	// state is the StateStatus to write, when there is one to write.
+	state *StateStatus
+	// unsure is the last write of the status ConfigMap when it failed
+	// without saying whether the API server made it; runs is what it wrote.
+	unsure *statusWrite
+}
+
+// statusWrite is a write of the status ConfigMap, named in
+// StatusWriteAnnotation, and the runs it added.
+type statusWrite struct {
+	id   string
+	runs map[string]*taskDelta
 }
 
 // taskDelta is what the status ConfigMap does not hold yet of one task.
@@ -191,6 +220,9 @@ func NewKubeReporter(o KubeReporterOptions) (*KubeReporter, error) {
 	if k.retry <= 0 {
 		k.retry = DefaultKubeRetryInterval
 	}
+	var id [4]byte
+	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+	k.writeID = hex.EncodeToString(id[:])
 	k.loopCtx, k.cancelLoop = context.WithCancel(context.Background())
 	go k.loop()
 	return k, nil
@@ -210,8 +242,19 @@ func StatusConfigMapName(node string) string {
 	return StatusConfigMapPrefix + strings.TrimRight(node[:keep], ".-") + suffix
 }
 
-// Started does nothing: the executor has run nothing yet.
-func (k *KubeReporter) Started(context.Context, Startup) error { return nil }
+// Started notes the state's status, when the executor has a state file,
+// for the executorState key of the status ConfigMap.
+func (k *KubeReporter) Started(_ context.Context, s Startup) error {
+	if s.State == nil || s.State.File == "" {
+		return nil
+	}
+	st := *s.State
+	k.mu.Lock()
+	k.pending.state = &st
+	k.mu.Unlock()
+	k.wake()
+	return nil
+}
 
 // TasksLoaded notes the tasks in force: the status ConfigMap keeps only
 // theirs.
@@ -251,8 +294,11 @@ func (k *KubeReporter) RunFinished(_ context.Context, r RunReport) error {
 	d.last = r
 	// A run the executor ended as it stopped says nothing about the groups.
 	if r.Task == BuiltinEnsureLocalGroups && r.LocalGroups != nil && r.Reason != ReasonTerminated {
-		ready := r.LocalGroups.Ready
-		k.pending.ready = &ready
+		value := "false"
+		if r.LocalGroups.Ready {
+			value = r.LocalGroups.LabelValue
+		}
+		k.pending.label = &value
 	}
 	k.mu.Unlock()
 	k.wake()
@@ -334,18 +380,25 @@ func (k *KubeReporter) sync(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("posting Events on node %s: %w", k.node, err))
 		}
 	}
-	if len(p.runs) > 0 || p.prune {
-		if err := k.writeStatus(ctx, p.runs, inForce); err != nil {
+	if len(p.runs) > 0 || p.prune || p.state != nil || p.unsure != nil {
+		k.writes++
+		w := statusWrite{id: fmt.Sprintf("%s-%d", k.writeID, k.writes)}
+		if err := k.writeStatus(ctx, &w, p.runs, p.unsure, inForce, p.state); err != nil {
 			errs = append(errs, fmt.Errorf("writing ConfigMap %s/%s: %w", k.namespace, k.configMap, err))
+			if w.runs != nil {
+				// The write was tried after a read: it carries the runs
+				// and, unless that read showed it made, the unsure write's.
+				p.runs, p.unsure = map[string]*taskDelta{}, &w
+			}
 		} else {
-			p.runs, p.prune = map[string]*taskDelta{}, false
+			p.runs, p.prune, p.state, p.unsure = map[string]*taskDelta{}, false, nil, nil
 		}
 	}
-	if p.ready != nil {
-		if err := k.patchLabel(ctx, *p.ready); err != nil {
-			errs = append(errs, fmt.Errorf("labelling node %s %s=%t: %w", k.node, LocalGroupsReadyLabel, *p.ready, err))
+	if p.label != nil {
+		if err := k.patchLabel(ctx, *p.label); err != nil {
+			errs = append(errs, fmt.Errorf("labelling node %s %s=%s: %w", k.node, LocalGroupsReadyLabel, *p.label, err))
 		} else {
-			p.ready = nil
+			p.label = nil
 		}
 	}
 	if len(errs) > 0 {
@@ -375,8 +428,11 @@ func (k *KubeReporter) giveBack(p kubePending) {
 		}
 	}
 	k.pending.prune = p.prune || newer.prune
-	if newer.ready != nil {
-		k.pending.ready = newer.ready
+	if newer.label != nil {
+		k.pending.label = newer.label
+	}
+	if newer.state != nil {
+		k.pending.state = newer.state
 	}
 }
 
@@ -494,14 +550,25 @@ func (k *KubeReporter) createEvents(ctx context.Context, events []*eventsv1.Even
 	return len(events), nil
 }
 
-// writeStatus adds runs to the status ConfigMap and, when inForce is not
-// nil, removes the keys of other tasks. It reads the ConfigMap, changes it
+// writeStatus adds runs to the status ConfigMap, when inForce is not nil
+// removes the keys of other tasks, and when state is not nil sets the
+// executorState key. It reads the ConfigMap (an empty patch), changes it
 // and writes it only when its data changed, reading it again on a conflict.
-func (k *KubeReporter) writeStatus(ctx context.Context, runs map[string]*taskDelta, inForce map[string]bool) error {
+// The write is named w.id in StatusWriteAnnotation. When unsure is not nil
+// and the ConfigMap read does not name it, its runs were not written and are
+// added too (the write, conditional on the resourceVersion read, cannot be
+// made after that read without failing this one). w.runs is set to the runs
+// of the last write tried, nil when none was.
+func (k *KubeReporter) writeStatus(ctx context.Context, w *statusWrite, runs map[string]*taskDelta, unsure *statusWrite, inForce map[string]bool, state *StateStatus) error {
 	cms := k.client.CoreV1().ConfigMaps(k.namespace)
 	conflict := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
 	return retry.OnError(retry.DefaultRetry, conflict, func() error {
-		cm, err := cms.Get(ctx, k.configMap, metav1.GetOptions{})
+		// An empty merge patch reads the ConfigMap: the API server answers
+		// with the object and writes nothing. The executor has no "get" of
+		// ConfigMaps, which no admission policy could narrow to its own;
+		// a patch passes the executor's ValidatingAdmissionPolicy, which
+		// refuses any ConfigMap but the node's own.
+		cm, err := cms.Patch(ctx, k.configMap, types.MergePatchType, []byte("{}"), metav1.PatchOptions{FieldManager: FieldManager})
 		create := apierrors.IsNotFound(err)
 		switch {
 		case create:
@@ -516,9 +583,20 @@ func (k *KubeReporter) writeStatus(ctx context.Context, runs map[string]*taskDel
 		case err != nil:
 			return err
 		}
-		data, err := statusData(cm.Data, runs, inForce)
+		delta := runs
+		if unsure != nil && cm.Annotations[StatusWriteAnnotation] != unsure.id {
+			delta = addDeltas(unsure.runs, runs)
+		}
+		data, err := statusData(cm.Data, delta, inForce)
 		if err != nil {
 			return err
+		}
+		if state != nil {
+			b, err := json.Marshal(state)
+			if err != nil {
+				return err
+			}
+			data[StateStatusKey] = string(b)
 		}
 		if create && len(data) == 0 {
 			return nil
@@ -531,6 +609,11 @@ func (k *KubeReporter) writeStatus(ctx context.Context, runs map[string]*taskDel
 			return nil
 		}
 		cm.Data = data
+		if cm.Annotations == nil {
+			cm.Annotations = map[string]string{}
+		}
+		cm.Annotations[StatusWriteAnnotation] = w.id
+		w.runs = delta
 		if create {
 			_, err = cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: FieldManager})
 		} else {
@@ -538,6 +621,26 @@ func (k *KubeReporter) writeStatus(ctx context.Context, runs map[string]*taskDel
 		}
 		return err
 	})
+}
+
+// addDeltas is older followed by newer: counts added, the newer last run.
+func addDeltas(older, newer map[string]*taskDelta) map[string]*taskDelta {
+	sum := make(map[string]*taskDelta, len(older)+len(newer))
+	for task, d := range older {
+		c := *d
+		sum[task] = &c
+	}
+	for task, d := range newer {
+		if s := sum[task]; s != nil {
+			s.succeeded += d.succeeded
+			s.failed += d.failed
+			s.last = d.last
+		} else {
+			c := *d
+			sum[task] = &c
+		}
+	}
+	return sum
 }
 
 // ownedByNode reports whether cm names the Node as its owner, and makes it so
@@ -598,7 +701,7 @@ func statusData(old map[string]string, runs map[string]*taskDelta, inForce map[s
 	}
 	if inForce != nil {
 		for task := range data {
-			if !inForce[task] {
+			if !inForce[task] && task != StateStatusKey {
 				delete(data, task)
 			}
 		}
@@ -625,7 +728,7 @@ func statusData(old map[string]string, runs map[string]*taskDelta, inForce map[s
 		}
 		// Every entry may have to give up output now.
 		for task, v := range data {
-			if statuses[task] == nil {
+			if statuses[task] == nil && task != StateStatusKey {
 				s := &TaskStatus{}
 				if json.Unmarshal([]byte(v), s) != nil {
 					delete(data, task)
@@ -669,8 +772,7 @@ func shrinkLongestOutput(statuses map[string]*TaskStatus) bool {
 
 // patchLabel sets the local-groups-ready label with a merge patch of the
 // node's labels only, when the node does not have that value already.
-func (k *KubeReporter) patchLabel(ctx context.Context, ready bool) error {
-	value := strconv.FormatBool(ready)
+func (k *KubeReporter) patchLabel(ctx context.Context, value string) error {
 	n, err := k.client.CoreV1().Nodes().Get(ctx, k.node, metav1.GetOptions{})
 	if err != nil {
 		return err

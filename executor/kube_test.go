@@ -49,10 +49,11 @@ func TestKubeReporter(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("posts an Event per run on the Node and keeps the last run and counts per task in the status ConfigMap", k.testRunsAreReported)
-	t.Run("labels the node local-groups-ready true when ensureLocalGroups finds every group and false when not", k.testLocalGroupsLabel)
+	t.Run("labels the node local-groups-ready with the value of the groups when ensureLocalGroups finds every group and false when not", k.testLocalGroupsLabel)
 	t.Run("writes what an outage kept back on the next report", k.testOutageIsRetried)
 	t.Run("runs the tasks and writes the JSON lines when the API server refuses its token", k.testBadToken)
 	t.Run("lets a status write in flight finish at Flush, so that its runs are counted once", k.testFlushDuringWrite)
+	t.Run("counts a run once when the API server made its status write but the answer was lost", k.testLostAnswer)
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -296,7 +297,7 @@ func (k *kubeTest) testLocalGroupsLabel(t *testing.T) {
 	if r.Outcome != OutcomeSucceeded || !r.LocalGroups.Ready {
 		t.Fatalf("ensureLocalGroups = %s %+v, want Succeeded and ready", r.Outcome, r.LocalGroups)
 	}
-	if got, want := labels(), map[string]string{"kubernetes.io/os": "windows", LocalGroupsReadyLabel: "true"}; !equalJSON(got, want) {
+	if got, want := labels(), map[string]string{"kubernetes.io/os": "windows", LocalGroupsReadyLabel: "a65938344d47109f"}; !equalJSON(got, want) {
 		t.Errorf("labels = %v, want %v", got, want)
 	}
 
@@ -425,6 +426,64 @@ func (k *kubeTest) testFlushDuringWrite(t *testing.T) {
 	}
 	if got, want := k.status(t, nodeName).Data["fail"], jsonText(TaskStatus{FailureCount: 1, LastRun: run}); got != want {
 		t.Errorf("status of fail = %s, want %s (log: %s)", got, want, log.String())
+	}
+}
+
+// loseAnswers passes the first lose writes of the status ConfigMap to the
+// API server and then fails them, as a connection broken after the API
+// server made the write, or a request that timed out on the client while the
+// API server went on, would.
+type loseAnswers struct {
+	rt   http.RoundTripper
+	lose atomic.Int32
+}
+
+func (l *loseAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.rt.RoundTrip(r)
+	if err != nil || (r.Method != http.MethodPut && r.Method != http.MethodPost) || !strings.Contains(r.URL.Path, "/configmaps") || l.lose.Add(-1) < 0 {
+		return resp, err
+	}
+	resp.Body.Close()
+	return nil, errors.New("connection reset by peer (test: the answer was lost)")
+}
+
+// A cold CI run counted a run twice (failureCount 3, want 2): a status
+// write that the API server made, but whose answer the executor did not get
+// (its 30s timeout), was written again. The write's ID in the ConfigMap
+// tells the next write that it was made.
+func (k *kubeTest) testLostAnswer(t *testing.T) {
+	const nodeName = "win-lost-answer"
+	k.node(t, nodeName)
+	lose := &loseAnswers{}
+	lose.lose.Store(2)
+	client := k.clientThrough(t, func(rt http.RoundTripper) http.RoundTripper { lose.rt = rt; return lose })
+	log := &syncBuffer{}
+	rep := k.reporter(t, client, nodeName, log)
+	ctx := testCtx(t)
+	code := 3
+	now := time.Now()
+	first := RunReport{Node: nodeName, Task: "fail", Trigger: TriggerInterval, Outcome: OutcomeFailed, ExitCode: &code, Started: now, Finished: now, Output: Output{}}
+	if err := rep.RunFinished(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// The create is made and its answer lost; then a second run comes, and
+	// its update (with both runs, as far as the executor knows) too.
+	waitUntil(t, "the lost answer of the create to be logged", func() bool { return strings.Count(log.String(), "the answer was lost") == 1 })
+	second := first
+	second.Started, second.Finished = now.Add(time.Second), now.Add(time.Second)
+	if err := rep.RunFinished(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the lost answer of the update to be logged", func() bool { return strings.Count(log.String(), "the answer was lost") == 2 })
+	if err := rep.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v (log: %s)", err, log.String())
+	}
+	cm := k.status(t, nodeName)
+	if got, want := cm.Data["fail"], jsonText(TaskStatus{FailureCount: 2, LastRun: second}); got != want {
+		t.Errorf("status of fail = %s, want %s (log: %s)", got, want, log.String())
+	}
+	if !strings.HasPrefix(cm.Annotations[StatusWriteAnnotation], rep.writeID+"-") {
+		t.Errorf("annotation %s = %q, want this reporter's write ID %s-<n>", StatusWriteAnnotation, cm.Annotations[StatusWriteAnnotation], rep.writeID)
 	}
 }
 

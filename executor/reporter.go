@@ -35,6 +35,8 @@ type Startup struct {
 	Node         string       `json:"node"`
 	TasksDir     string       `json:"tasksDir"`
 	Capabilities Capabilities `json:"capabilities"`
+	// State says where once tasks are remembered; nil without a State.
+	State *StateStatus `json:"state,omitempty"`
 }
 
 // LoadReport is the outcome of one load of the tasks directory.

@@ -6,10 +6,12 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/hostprocess-admission/hostprocess-admission/config"
 )
 
 // LocalGroupsReadyLabel is set on a node by the executor once every allowed
-// local group exists there.
+// local group exists there, to config.LocalGroupsReadyValue of the groups.
 const LocalGroupsReadyLabel = "hostprocess.dev/local-groups-ready"
 
 // PatchOp is one RFC 6902 JSON patch operation. Defaulting only ever adds.
@@ -67,7 +69,7 @@ func (p *Policy) Default(in Input) []PatchOp {
 	// A pod that inherits the shim's user runs as SYSTEM, not as a group.
 	if _, inherits := inheritsUser(in.Annotations); d.LocalGroupNodeAffinity && !inherits {
 		if s, _ := p.scopeFor(in.Namespace); runsAsLocalGroup(spec, s) {
-			ops = defaultLocalGroupAffinity(ops, spec)
+			ops = defaultLocalGroupAffinity(ops, spec, config.LocalGroupsReadyValue(p.cfg.AllowedLocalGroups))
 		}
 	}
 	return ops
@@ -146,15 +148,14 @@ func runsAsLocalGroup(spec *corev1.PodSpec, s *scope) bool {
 	return found
 }
 
-var localGroupsReady = corev1.NodeSelectorRequirement{
-	Key: LocalGroupsReadyLabel, Operator: corev1.NodeSelectorOpIn, Values: []string{"true"},
-}
-
 // defaultLocalGroupAffinity requires nodes labelled
-// hostprocess.dev/local-groups-ready=true. Required terms are ORed, so the
+// hostprocess.dev/local-groups-ready=<value>, where value stands for the
+// allowed local groups (config.LocalGroupsReadyValue): a node whose executor
+// prepared another list does not match. Required terms are ORed, so the
 // requirement is added to every existing term.
-func defaultLocalGroupAffinity(ops []PatchOp, spec *corev1.PodSpec) []PatchOp {
+func defaultLocalGroupAffinity(ops []PatchOp, spec *corev1.PodSpec, value string) []PatchOp {
 	const base = "/spec/affinity"
+	localGroupsReady := corev1.NodeSelectorRequirement{Key: LocalGroupsReadyLabel, Operator: corev1.NodeSelectorOpIn, Values: []string{value}}
 	term := corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{localGroupsReady}}
 	required := &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{term}}
 	switch {
@@ -171,7 +172,7 @@ func defaultLocalGroupAffinity(ops []PatchOp, spec *corev1.PodSpec) []PatchOp {
 		return append(ops, add(termsPath, []corev1.NodeSelectorTerm{term}))
 	}
 	for i := range terms {
-		if hasLocalGroupsReady(&terms[i]) {
+		if hasLocalGroupsReady(&terms[i], value) {
 			continue
 		}
 		path := termsPath + "/" + strconv.Itoa(i) + "/matchExpressions"
@@ -184,10 +185,10 @@ func defaultLocalGroupAffinity(ops []PatchOp, spec *corev1.PodSpec) []PatchOp {
 	return ops
 }
 
-func hasLocalGroupsReady(term *corev1.NodeSelectorTerm) bool {
+func hasLocalGroupsReady(term *corev1.NodeSelectorTerm, value string) bool {
 	for _, req := range term.MatchExpressions {
 		if req.Key == LocalGroupsReadyLabel && req.Operator == corev1.NodeSelectorOpIn &&
-			len(req.Values) == 1 && req.Values[0] == "true" {
+			len(req.Values) == 1 && req.Values[0] == value {
 			return true
 		}
 	}

@@ -91,7 +91,7 @@ func TestDefault(t *testing.T) {
 		config: withLocalGroupAffinity,
 		pod:    func(p *corev1.Pod) { p.Spec.SecurityContext.WindowsOptions.RunAsUserName = ptr.To("HPC-agents") },
 		want: `[{"op":"add","path":"/spec/nodeSelector","value":{"kubernetes.io/os":"windows"}},` +
-			`{"op":"add","path":"/spec/affinity","value":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["true"]}]}]}}}}]`,
+			`{"op":"add","path":"/spec/affinity","value":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["8ca9446a663582f3"]}]}]}}}}]`,
 	}, {
 		name:   "the local-groups-ready requirement is added to every existing required term",
 		config: withLocalGroupAffinity,
@@ -99,8 +99,8 @@ func TestDefault(t *testing.T) {
 			p.Spec.SecurityContext.WindowsOptions.RunAsUserName = ptr.To("hpc-agents")
 			requireTerms(osTerm(corev1.NodeSelectorOpIn, "windows"), corev1.NodeSelectorTerm{})(p)
 		},
-		want: `[{"op":"add","path":"/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/-","value":{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["true"]}},` +
-			`{"op":"add","path":"/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/1/matchExpressions","value":[{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["true"]}]}]`,
+		want: `[{"op":"add","path":"/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/-","value":{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["8ca9446a663582f3"]}},` +
+			`{"op":"add","path":"/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/1/matchExpressions","value":[{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["8ca9446a663582f3"]}]}]`,
 	}, {
 		name:   "a pod with an affinity but no node affinity gets one",
 		config: withLocalGroupAffinity,
@@ -109,7 +109,17 @@ func TestDefault(t *testing.T) {
 			p.Spec.NodeSelector = map[string]string{OSLabel: "windows"}
 			p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{}}
 		},
-		want: `[{"op":"add","path":"/spec/affinity/nodeAffinity","value":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["true"]}]}]}}}]`,
+		want: `[{"op":"add","path":"/spec/affinity/nodeAffinity","value":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["8ca9446a663582f3"]}]}]}}}]`,
+	}, {
+		name:   "a term that requires the value of another list of groups also gets this list's, so nodes prepared for the old list do not match",
+		config: withLocalGroupAffinity,
+		pod: func(p *corev1.Pod) {
+			p.Spec.SecurityContext.WindowsOptions.RunAsUserName = ptr.To("hpc-agents")
+			p.Spec.NodeSelector = map[string]string{OSLabel: "windows"}
+			requireTerms(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: LocalGroupsReadyLabel, Operator: corev1.NodeSelectorOpIn, Values: []string{"true"}}}})(p)
+		},
+		want: `[{"op":"add","path":"/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/-","value":{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["8ca9446a663582f3"]}}]`,
 	}, {
 		name:   "a pod running as a built-in user gets no local-group affinity",
 		config: withLocalGroupAffinity,

@@ -150,7 +150,7 @@ func TestCheck(t *testing.T) {
 		stdout: `ADMITTED Pod kube-system/agent (x.yaml)
   default: add /spec/nodeSelector {"kubernetes.io/os":"windows"}
   default: add /spec/tolerations/- {"key":"os","value":"windows","effect":"NoSchedule"}
-  default: add /spec/affinity {"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["true"]}]}]}}}
+  default: add /spec/affinity {"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"hostprocess.dev/local-groups-ready","operator":"In","values":["837ede1743fd81fb"]}]}]}}}
 1 object: 1 admitted, 0 denied, 0 skipped
 `,
 	}, {
