@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -84,7 +82,7 @@ const (
 	decisionError   = "error"
 )
 
-func (h *Handler) serve(name string, review func(context.Context, *request) outcome) http.Handler {
+func (h *Handler) serve(name string, review func(context.Context, *admissionv1.AdmissionRequest) outcome) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		if r.Method != http.MethodPost {
@@ -97,10 +95,7 @@ func (h *Handler) serve(name string, review func(context.Context, *request) outc
 		if limit <= 0 {
 			limit = DefaultMaxBodyBytes
 		}
-		buf := getBuffer(r.ContentLength, limit)
-		defer putBuffer(buf)
-		body, err := readBody(*buf, http.MaxBytesReader(w, r.Body, limit))
-		*buf = body
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
@@ -116,25 +111,18 @@ func (h *Handler) serve(name string, review func(context.Context, *request) outc
 			h.Metrics.observe(name, "", "", decisionError, start)
 			return
 		}
-		rev, err := decodeReview(body)
+		req, err := decodeReview(body)
 		if err != nil {
-			uid := ""
-			if rev != nil && rev.Request != nil {
-				uid = string(rev.Request.UID)
-			}
 			// A 200 with a denial when the uid is known, so the API server can
 			// match it; a 400 when it is not.
-			code := http.StatusBadRequest
-			if uid != "" {
-				code = http.StatusOK
+			uid, code := "", http.StatusBadRequest
+			if req != nil {
+				uid, code = string(req.UID), http.StatusOK
 			}
-			out := errored(http.StatusBadRequest, err.Error())
-			out.resp.UID = types.UID(uid)
-			h.write(w, code, &out.resp)
+			h.writeError(w, code, uid, err.Error())
 			h.Metrics.observe(name, "", "", decisionError, start)
 			return
 		}
-		req := rev.Request
 		out := review(r.Context(), req)
 		out.resp.UID = req.UID
 		h.write(w, http.StatusOK, &out.resp)
@@ -152,108 +140,97 @@ func (h *Handler) serve(name string, review func(context.Context, *request) outc
 
 // validate is the validating webhook: Pods (CREATE, UPDATE, and the
 // ephemeralcontainers subresource) and workload pod templates.
-func (h *Handler) validate(ctx context.Context, req *request) outcome {
-	if skip, ok := h.outOfScope(req, true); ok {
+func (h *Handler) validate(ctx context.Context, req *admissionv1.AdmissionRequest) outcome {
+	kind, skip, ok := h.inScope(req, true)
+	if !ok {
 		return skip
 	}
 	p := h.Policy()
 	if out, exempt := exemption(p, req); exempt {
 		return out
 	}
-	gk := metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
-	t, err := decodeTarget(gk, req.Object)
+	obj, err := decodeObject(kind, req.Object, "request.object")
 	if err != nil {
 		return errored(http.StatusBadRequest, err.Error())
 	}
+	t := newTarget(kind, obj)
 	if req.Operation == admissionv1.Update {
-		old, err := decodeTarget(gk, req.OldObject)
+		oldObj, err := decodeObject(kind, req.OldObject, "request.oldObject")
 		// A Pod's annotations reach the runtime only when its sandbox starts, so
 		// changing them later changes nothing; a template's reach every new pod.
-		if err == nil && sameForPolicy(old.spec, t.spec) && (!t.workload || sameRuntimeAnnotations(old.annotations, t.annotations)) {
-			// Relabelling, finalizers, scaling, status: nothing the policy reads changed.
-			return allowed()
+		if err == nil {
+			old := newTarget(kind, oldObj)
+			if sameForPolicy(old.Spec, t.Spec) && (!t.Workload || sameRuntimeAnnotations(old.annotations(), t.annotations())) {
+				// Relabelling, finalizers, scaling, status: nothing the policy reads changed.
+				return allowed()
+			}
 		}
 	}
-	if t.spec == nil {
-		return allowed()
-	}
-	ps := t.spec.podSpec()
-	defer ps.release()
-	spec := &ps.spec
-	if !policy.IsHostProcess(spec) {
+	if t.Spec == nil || !policy.IsHostProcess(t.Spec) {
 		return allowed()
 	}
 	ns, err := h.namespace(ctx, p, req.Namespace)
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the HostProcess namespace rules, so the pod is denied: %v", req.Namespace, err))
 	}
-	res := p.Evaluate(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath, Annotations: t.annotations})
-	mode := p.ModeFor(t.workload)
+	res := p.Evaluate(policy.Input{Namespace: ns, Spec: t.Spec, SpecPath: t.SpecPath, Annotations: t.annotations()})
+	mode := p.ModeFor(t.Workload)
 	return h.verdict(req, t, mode, &res)
 }
 
 // verdict turns an evaluation into a response under mode.
-func (h *Handler) verdict(req *request, t target, mode config.Mode, res *policy.Result) outcome {
+func (h *Handler) verdict(req *admissionv1.AdmissionRequest, t target, mode config.Mode, res *policy.Result) outcome {
+	d := policy.Decide(res, mode)
 	if len(res.Violations) == 0 {
 		out := allowed()
-		out.resp.Warnings = res.Warnings
+		out.resp.Warnings = d.Warnings
 		return out
 	}
 	for _, v := range res.Violations {
 		h.Metrics.violation(v.Rule, string(mode))
 	}
-	annotations := map[string]string{
-		AnnotationViolations: violationsJSON(res.Violations),
-		AnnotationMode:       string(mode),
-	}
 	var out outcome
-	switch mode {
-	case config.ModeWarn:
-		out = allowed()
-		out.decision = decisionWarned
-		for _, v := range res.Violations {
-			out.resp.Warnings = append(out.resp.Warnings, "would violate the HostProcess policy: "+v.Message)
-		}
-		out.resp.Warnings = append(out.resp.Warnings, res.Warnings...)
-	case config.ModeAudit:
+	switch {
+	case !d.Allowed:
+		out = denied(req, t, d.Reason)
+	case d.Audited:
 		out = allowed()
 		out.decision = decisionAudited
 	default:
-		msgs := make([]string, len(res.Violations))
-		for i, v := range res.Violations {
-			msgs[i] = v.Message
-		}
-		out = denied(req, t, strings.Join(msgs, "; "))
-		out.resp.Warnings = res.Warnings
+		out = allowed()
+		out.decision = decisionWarned
 	}
-	out.resp.AuditAnnotations = annotations
+	out.resp.Warnings = d.Warnings
+	out.resp.AuditAnnotations = map[string]string{
+		AnnotationViolations: violationsJSON(res.Violations),
+		AnnotationMode:       string(mode),
+	}
 	return out
 }
 
 // mutate is the mutating webhook: Pods on CREATE.
-func (h *Handler) mutate(ctx context.Context, req *request) outcome {
-	if skip, ok := h.outOfScope(req, false); ok {
+func (h *Handler) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) outcome {
+	kind, skip, ok := h.inScope(req, false)
+	if !ok {
 		return skip
 	}
 	p := h.Policy()
 	if out, exempt := exemption(p, req); exempt {
 		return out
 	}
-	t, err := decodeTarget(metav1.GroupKind{Kind: "Pod"}, req.Object)
+	obj, err := decodeObject(kind, req.Object, "request.object")
 	if err != nil {
 		return errored(http.StatusBadRequest, err.Error())
 	}
-	ps := t.spec.podSpec()
-	defer ps.release()
-	spec := &ps.spec
-	if !policy.IsHostProcess(spec) {
+	t := newTarget(kind, obj)
+	if !policy.IsHostProcess(t.Spec) {
 		return allowed()
 	}
 	ns, err := h.namespace(ctx, p, req.Namespace)
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to apply the HostProcess defaults, so the pod is denied: %v", req.Namespace, err))
 	}
-	ops := p.Default(policy.Input{Namespace: ns, Spec: spec, Annotations: t.annotations})
+	ops := p.Default(policy.Input{Namespace: ns, Spec: t.Spec, Annotations: t.annotations()})
 	out := allowed()
 	if len(ops) > 0 {
 		patch, err := json.Marshal(ops)
@@ -266,31 +243,36 @@ func (h *Handler) mutate(ctx context.Context, req *request) outcome {
 	return out
 }
 
-// outOfScope admits requests this webhook does not evaluate: other
-// operations, subresources and resources. validating selects the
-// validating webhook's scope (pods, pods/ephemeralcontainers, workloads on
-// CREATE and UPDATE) or the mutating one's (pods on CREATE).
-func (h *Handler) outOfScope(req *request, validating bool) (outcome, bool) {
+// inScope returns the kind of a request this webhook evaluates, or the
+// answer to one it does not: other operations, subresources and resources
+// are admitted. validating selects the validating webhook's scope (pods,
+// pods/ephemeralcontainers, workloads on CREATE and UPDATE) or the mutating
+// one's (pods on CREATE).
+func (h *Handler) inScope(req *admissionv1.AdmissionRequest, validating bool) (*policy.Kind, outcome, bool) {
 	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
 	isPod := gr == schema.GroupResource{Resource: "pods"}
 	switch {
 	case !validating && (!isPod || req.Operation != admissionv1.Create || req.SubResource != ""):
-		return allowed(), true
+		return nil, allowed(), false
 	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
-		return allowed(), true
+		return nil, allowed(), false
 	case isPod && req.SubResource != "" && req.SubResource != "ephemeralcontainers":
-		return allowed(), true
+		return nil, allowed(), false
 	case !isPod && (req.SubResource != "" || !policy.HasPodSpec(gr)):
-		return allowed(), true
+		return nil, allowed(), false
 	}
-	if _, ok := kindPaths[metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}]; !ok {
-		return errored(http.StatusBadRequest, fmt.Sprintf("resource %s has unexpected kind %s", gr.String(), req.Kind.Kind)), true
+	kind := policy.KindFor(schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind})
+	if kind == nil {
+		return nil, errored(http.StatusBadRequest, fmt.Sprintf("resource %s has unexpected kind %s", gr.String(), req.Kind.Kind)), false
 	}
-	return outcome{}, false
+	if !validating {
+		kind = policy.KindForResource(gr) // the mutating webhook reads pods only
+	}
+	return kind, outcome{}, true
 }
 
 // exemption admits requests from exempt namespaces and users, recording why.
-func exemption(p *policy.Policy, req *request) (outcome, bool) {
+func exemption(p *policy.Policy, req *admissionv1.AdmissionRequest) (outcome, bool) {
 	var reason string
 	switch {
 	case p.ExemptNamespace(req.Namespace):
@@ -330,13 +312,13 @@ func allowed() outcome {
 
 // denied is a 403 Forbidden denial naming the object, as the API server's
 // own admission plugins word theirs.
-func denied(req *request, t target, reason string) outcome {
+func denied(req *admissionv1.AdmissionRequest, t target, reason string) outcome {
 	name := t.name
 	if name == "" {
 		name = req.Name
 	}
 	err := apierrors.NewForbidden(schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}, name,
-		errors.New("violates the HostProcess policy: "+reason))
+		errors.New(policy.DeniedPrefix+reason))
 	status := err.Status()
 	return outcome{resp: admissionv1.AdmissionResponse{Allowed: false, Result: &status}, decision: decisionDenied}
 }
@@ -363,7 +345,10 @@ func reasonFor(code int32) metav1.StatusReason {
 }
 
 func (h *Handler) write(w http.ResponseWriter, code int, resp *admissionv1.AdmissionResponse) {
-	body, err := encodeResponse(resp)
+	body, err := json.Marshal(&admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
+		Response: resp,
+	})
 	if err != nil {
 		h.Log.Error(err, "encoding the AdmissionReview response")
 		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
@@ -381,49 +366,6 @@ func (h *Handler) writeError(w http.ResponseWriter, code int, uid, msg string) {
 	h.write(w, code, &out.resp)
 }
 
-// Request bodies are read into pooled buffers, sized from Content-Length
-// when the client sends one: the decoded review copies what it keeps, so a
-// buffer is free again once the response is written. Buffers that grew
-// past maxPooledBuffer are left to the garbage collector.
-const maxPooledBuffer = 256 << 10
-
-var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
-func getBuffer(contentLength, limit int64) *[]byte {
-	buf := bufferPool.Get().(*[]byte)
-	// One byte more than the body, so that reading it ends at EOF without
-	// growing; a Content-Length is only a claim, so it never reserves more
-	// than a pooled buffer holds.
-	if n := contentLength + 1; contentLength > 0 && n <= min(limit+1, maxPooledBuffer) && int64(cap(*buf)) < n {
-		*buf = make([]byte, 0, n)
-	}
-	*buf = (*buf)[:0]
-	return buf
-}
-
-func putBuffer(buf *[]byte) {
-	if cap(*buf) <= maxPooledBuffer {
-		bufferPool.Put(buf)
-	}
-}
-
-// readBody appends all of r to b, like io.ReadAll into a given buffer.
-func readBody(b []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
-}
-
 func violationsJSON(vs []policy.Violation) string {
 	b, err := json.Marshal(vs)
 	if err != nil {
@@ -433,7 +375,7 @@ func violationsJSON(vs []policy.Violation) string {
 }
 
 // resourceLabel bounds the resource metric label to known values.
-func resourceLabel(req *request) string {
+func resourceLabel(req *admissionv1.AdmissionRequest) string {
 	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
 	if !policy.HasPodSpec(gr) {
 		return "other"
