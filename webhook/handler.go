@@ -42,6 +42,11 @@ const (
 // the object and, for updates, the old object.
 const DefaultMaxBodyBytes = 4 << 20
 
+// MaxBodyBytesLimit bounds --max-body-bytes: the most a review from the API
+// server holds (two objects at its 3 MiB request limit and the rest, 7 MiB
+// as controller-runtime reckons), rounded up.
+const MaxBodyBytesLimit = 8 << 20
+
 // NamespaceGetter returns a namespace's labels.
 type NamespaceGetter interface {
 	NamespaceLabels(ctx context.Context, name string) (map[string]string, error)
@@ -174,8 +179,7 @@ func (h *Handler) validate(ctx context.Context, req *admissionv1.AdmissionReques
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the HostProcess namespace rules, so the pod is denied: %v", req.Namespace, err))
 	}
 	res := p.Evaluate(policy.Input{Namespace: ns, Spec: t.Spec, SpecPath: t.SpecPath, Annotations: t.annotations()})
-	mode := p.ModeFor(t.Workload)
-	return h.verdict(req, t, mode, &res)
+	return h.verdict(req, t, p.ModeFor(t.Workload), &res)
 }
 
 // verdict turns an evaluation into a response under mode.

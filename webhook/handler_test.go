@@ -465,3 +465,15 @@ func TestValidateEveryKind(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateUpdateOfAWorkloadWithoutATemplate(t *testing.T) {
+	rc := &corev1.ReplicationController{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ReplicationController"},
+		ObjectMeta: metav1.ObjectMeta{Name: "rc", Namespace: "kube-system"}}
+	scaled := rc.DeepCopy()
+	scaled.Spec.Replicas = ptr.To(int32(3))
+	_, resp := post(t, newHandler(t, nil, nil).Validate(), reviewBody(t, scaled,
+		reviewOpts{resource: "replicationcontrollers", kind: "ReplicationController", op: admissionv1.Update, old: rc}))
+	if !resp.Allowed {
+		t.Fatalf("denied: %+v", resp.Result)
+	}
+}

@@ -78,15 +78,10 @@ func unmarshal(data []byte, v any) error {
 // JSON that was wrong, never the webhook's Go types.
 func decodeError(prefix string, err error) error {
 	path := func(p string) string {
-		switch {
-		case prefix == "" && p == "":
+		if p = strings.Trim(prefix+"."+p, "."); p == "" {
 			return "the review"
-		case prefix == "":
-			return p
-		case p == "":
-			return prefix
 		}
-		return prefix + "." + p
+		return p
 	}
 	var typ *json.UnmarshalTypeError
 	var field kjson.FieldError
