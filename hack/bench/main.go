@@ -139,7 +139,7 @@ func run(ctx context.Context, o options) error {
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(root, out)
 	}
-	rep := &report{Command: "make bench (go run ./hack/bench " + strings.Join(os.Args[1:], " ") + ")", Started: began.UTC(),
+	rep := &report{Command: "make bench (go -C hack/bench run . " + strings.Join(os.Args[1:], " ") + ")", Started: began.UTC(),
 		Machine: host.Describe(), LoadStart: host.LoadAvg(), Options: o.describe()}
 
 	work, err := os.MkdirTemp("", "hpa-bench-")
@@ -153,10 +153,17 @@ func run(ctx context.Context, o options) error {
 	}
 
 	logf("building serve (A) and the bare server (B)")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", work+"/", ".", "./hack/bench/bareserver")
-	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	// serve from the product's module, the bare server from this one (hack/bench/go.mod).
+	for _, dir := range []string{root, filepath.Join(root, "hack", "bench")} {
+		pkg := "."
+		if dir != root {
+			pkg = "./bareserver"
+		}
+		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", work+"/", pkg)
+		build.Dir, build.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v\n%s", err, out)
+		}
 	}
 
 	body, err := reviewBody(hostProcessPod(benchNamespace))
