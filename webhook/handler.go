@@ -146,19 +146,10 @@ func (h *Handler) serve(name string, review func(context.Context, *admissionv1.A
 // validate is the validating webhook: Pods (CREATE, UPDATE, and the
 // ephemeralcontainers subresource) and workload pod templates.
 func (h *Handler) validate(ctx context.Context, req *admissionv1.AdmissionRequest) outcome {
-	kind, skip, ok := h.inScope(req, true)
-	if !ok {
-		return skip
+	kind, p, t, answer := h.read(req, true)
+	if answer != nil {
+		return *answer
 	}
-	p := h.Policy()
-	if out, exempt := exemption(p, req); exempt {
-		return out
-	}
-	obj, err := decodeObject(kind, req.Object, "request.object")
-	if err != nil {
-		return errored(http.StatusBadRequest, err.Error())
-	}
-	t := newTarget(kind, obj)
 	if req.Operation == admissionv1.Update {
 		oldObj, err := decodeObject(kind, req.OldObject, "request.oldObject")
 		// A Pod's annotations reach the runtime only when its sandbox starts, so
@@ -214,19 +205,10 @@ func (h *Handler) verdict(req *admissionv1.AdmissionRequest, t target, mode conf
 
 // mutate is the mutating webhook: Pods on CREATE.
 func (h *Handler) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) outcome {
-	kind, skip, ok := h.inScope(req, false)
-	if !ok {
-		return skip
+	_, p, t, answer := h.read(req, false)
+	if answer != nil {
+		return *answer
 	}
-	p := h.Policy()
-	if out, exempt := exemption(p, req); exempt {
-		return out
-	}
-	obj, err := decodeObject(kind, req.Object, "request.object")
-	if err != nil {
-		return errored(http.StatusBadRequest, err.Error())
-	}
-	t := newTarget(kind, obj)
 	if !policy.IsHostProcess(t.Spec) {
 		return allowed()
 	}
@@ -245,6 +227,26 @@ func (h *Handler) mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 		out.resp.Patch, out.resp.PatchType = patch, &pt
 	}
 	return out
+}
+
+// read returns the kind, the policy in force and the decoded object of a
+// request this webhook evaluates, or the answer to one it does not: out of
+// scope, exempt, or unreadable (fail closed).
+func (h *Handler) read(req *admissionv1.AdmissionRequest, validating bool) (*policy.Kind, *policy.Policy, target, *outcome) {
+	kind, skip, ok := h.inScope(req, validating)
+	if !ok {
+		return nil, nil, target{}, &skip
+	}
+	p := h.Policy()
+	if out, exempt := exemption(p, req); exempt {
+		return nil, nil, target{}, &out
+	}
+	obj, err := decodeObject(kind, req.Object, "request.object")
+	if err != nil {
+		out := errored(http.StatusBadRequest, err.Error())
+		return nil, nil, target{}, &out
+	}
+	return kind, p, newTarget(kind, obj), nil
 }
 
 // inScope returns the kind of a request this webhook evaluates, or the
