@@ -125,13 +125,26 @@ var (
 	}
 )
 
+// createNamespace creates a namespace with exactly labels, or gives an
+// existing one those labels. Namespaces are never deleted: without the
+// namespace controller a deleted namespace stays Terminating, and the next
+// run of the test (-count) could not create it again.
 func createNamespace(t *testing.T, ctx context.Context, name string, labels map[string]string) {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-	if err := env.Client.Create(ctx, ns); err != nil {
+	err := env.Client.Create(ctx, ns)
+	if apierrors.IsAlreadyExists(err) {
+		if err = env.Client.Get(ctx, client.ObjectKeyFromObject(ns), ns); err == nil {
+			ns.Labels = map[string]string{corev1.LabelMetadataName: name}
+			for k, v := range labels {
+				ns.Labels[k] = v
+			}
+			err = env.Client.Update(ctx, ns)
+		}
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), ns) })
 }
 
 // optIn removes the opt-out label from a namespace, and waits until the
