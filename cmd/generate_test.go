@@ -31,6 +31,13 @@ func TestGenerateNativePolicies(t *testing.T) {
 		args:   []string{"generate", "native-policies", "--config", "testdata/does-not-exist.yaml"},
 		code:   2,
 		stderr: "error: reading configuration: open testdata/does-not-exist.yaml: no such file or directory\n",
+	}, {
+		name: "a configuration that exempts a pod-creating controller is refused, naming the entry",
+		args: []string{"generate", "native-policies", "--config", "testdata/check/exempt-controller.yaml"},
+		code: 2,
+		stderr: `error: configuration file testdata/check/exempt-controller.yaml: exemptions.usernames[0]: Invalid value: "system:serviceaccount:kube-system:daemon-set-controller": ` +
+			`is the identity of a controller that creates or places pods for other users: exempting it would exempt every pod it creates for anybody; ` +
+			`exempt a namespace (exemptions.namespaces) or narrow a namespace rule instead` + "\n",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, "", tc.args...)

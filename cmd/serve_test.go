@@ -35,12 +35,12 @@ current-context: x
 	}
 }
 
-// TestServeRefusesAdministrativeGroups: the serve binary stops at start-up,
+// TestServeRefusesInvalidConfigurations: the serve binary stops at start-up,
 // with exit 2 and the entry named, on a configuration that allows an
 // administrative group in any form Windows accepts (or a name Windows accepts
-// in none). serve installs a process-wide signal handler, so it runs as a
+// in none), or that exempts a pod-creating controller. serve installs a process-wide signal handler, so it runs as a
 // process of its own.
-func TestServeRefusesAdministrativeGroups(t *testing.T) {
+func TestServeRefusesInvalidConfigurations(t *testing.T) {
 	chdirRoot(t)
 	bin := filepath.Join(t.TempDir(), "hostprocess-admission")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -50,6 +50,7 @@ func TestServeRefusesAdministrativeGroups(t *testing.T) {
 		{"admin-group-hex-sid.yaml", `allowedLocalGroups[0]: Forbidden: "S-1-5-32-0x220" names the built-in group Administrators (S-1-5-32-544)`},
 		{"admin-group-slash.yaml", `allowedLocalGroups[0]: Invalid value: "BUILTIN/Administrators": must not contain '/'`},
 		{"admin-group-rds.yaml", `allowedLocalGroups[0]: Forbidden: "RDS Management Servers" names the built-in group RDS Management Servers (S-1-5-32-577)`},
+		{"exempt-controller.yaml", `exemptions.usernames[0]: Invalid value: "system:serviceaccount:kube-system:daemon-set-controller": is the identity of a controller`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := "cmd/testdata/check/" + tc.file

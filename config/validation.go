@@ -254,7 +254,11 @@ func validateNamespaceNames(names []string, p *field.Path) field.ErrorList {
 func validateExemptions(e *Exemptions, p *field.Path) field.ErrorList {
 	errs := validateNamespaceNames(e.Namespaces, p.Child("namespaces"))
 	for i, name := range e.Usernames {
-		errs = append(errs, validateName(name, p.Child("usernames").Index(i))...)
+		ip := p.Child("usernames").Index(i)
+		errs = append(errs, validateName(name, ip)...)
+		if why := exemptUserProblem(name); why != "" {
+			errs = append(errs, field.Invalid(ip, name, why))
+		}
 	}
 	return errs
 }

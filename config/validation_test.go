@@ -37,7 +37,7 @@ func TestValidate(t *testing.T) {
 					{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"hostprocess.dev/allowed": "true"}}},
 					{NamespaceSelector: &metav1.LabelSelector{}},
 				}
-				c.Exemptions = Exemptions{Namespaces: []string{"hostprocess-admission"}, Usernames: []string{"system:serviceaccount:kube-system:replicaset-controller"}}
+				c.Exemptions = Exemptions{Namespaces: []string{"hostprocess-admission"}, Usernames: []string{"system:serviceaccount:ci:deployer", "alice@example.com"}}
 				c.Defaults.Tolerations = []corev1.Toleration{
 					{Key: "os", Operator: corev1.TolerationOpEqual, Value: "windows", Effect: corev1.TaintEffectNoSchedule},
 					{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: new(int64(300))},
@@ -238,6 +238,40 @@ func TestValidate(t *testing.T) {
 			want: []string{"FieldValueRequired exemptions.usernames[1]"},
 		},
 		{
+			name: "exempt usernames of pod-creating controllers, nodes and groups are rejected",
+			edit: func(c *AdmissionConfiguration) {
+				c.Exemptions.Usernames = []string{
+					"system:serviceaccount:kube-system:daemon-set-controller",
+					"system:serviceaccount:kube-system:replicaset-controller",
+					"system:serviceaccount:kube-system:job-controller",
+					"system:serviceaccount:kube-system:statefulset-controller",
+					"system:kube-controller-manager",
+					"system:kube-scheduler",
+					"system:node:win-node-1",
+					"system:authenticated",
+					"system:unauthenticated",
+					"system:serviceaccounts",
+					"system:serviceaccounts:kube-system",
+					"system:masters",
+					"system:nodes",
+					"system:anonymous",
+					// Allowed: a named service account, and names that only look alike.
+					"system:serviceaccount:kube-system:my-agent",
+					"system:serviceaccount:ci:replicaset-controller",
+					"System:Nodes",
+				}
+			},
+			want: []string{
+				"FieldValueInvalid exemptions.usernames[0]", "FieldValueInvalid exemptions.usernames[1]",
+				"FieldValueInvalid exemptions.usernames[2]", "FieldValueInvalid exemptions.usernames[3]",
+				"FieldValueInvalid exemptions.usernames[4]", "FieldValueInvalid exemptions.usernames[5]",
+				"FieldValueInvalid exemptions.usernames[6]", "FieldValueInvalid exemptions.usernames[7]",
+				"FieldValueInvalid exemptions.usernames[8]", "FieldValueInvalid exemptions.usernames[9]",
+				"FieldValueInvalid exemptions.usernames[10]", "FieldValueInvalid exemptions.usernames[11]",
+				"FieldValueInvalid exemptions.usernames[12]", "FieldValueInvalid exemptions.usernames[13]",
+			},
+		},
+		{
 			name: "tolerations the API server would reject are rejected",
 			edit: func(c *AdmissionConfiguration) {
 				c.Defaults.Tolerations = []corev1.Toleration{
@@ -308,6 +342,21 @@ func TestValidateMessages(t *testing.T) {
 			name: "a built-in account among the groups says where it belongs",
 			edit: func(c *AdmissionConfiguration) { c.AllowedLocalGroups = []string{`NT AUTHORITY\SYSTEM`} },
 			want: "allowedLocalGroups[0]: Forbidden: \"NT AUTHORITY\\\\SYSTEM\" names a built-in account, not a local group; accounts belong in allowedUsers",
+		},
+		{
+			name: "an exempt controller says why and what to write instead",
+			edit: func(c *AdmissionConfiguration) {
+				c.Exemptions.Usernames = []string{"system:serviceaccount:kube-system:daemon-set-controller"}
+			},
+			want: `exemptions.usernames[0]: Invalid value: "system:serviceaccount:kube-system:daemon-set-controller": ` +
+				`is the identity of a controller that creates or places pods for other users: exempting it would exempt every pod it creates for anybody; ` +
+				`exempt a namespace (exemptions.namespaces) or narrow a namespace rule instead`,
+		},
+		{
+			name: "an exempt group says that groups never match",
+			edit: func(c *AdmissionConfiguration) { c.Exemptions.Usernames = []string{"system:masters"} },
+			want: `exemptions.usernames[0]: Invalid value: "system:masters": is a group, not a username, so it never matches a request's user; ` +
+				`exempting a group would exempt every member; exempt a namespace (exemptions.namespaces) or narrow a namespace rule instead`,
 		},
 		{
 			name: "a rule that widens says that rules only narrow",

@@ -91,7 +91,11 @@ func TestDifferentialAgainstTheAPIServer(t *testing.T) {
 					if kind == "Job" {
 						continue // a Job's template is immutable
 					}
-					for _, update := range []string{"label", "image"} {
+					updates := []string{"label", "image"}
+					if kind == "Pod" {
+						updates = append(updates, podUpdates...)
+					}
+					for _, update := range updates {
 						pod := validPod()
 						c.pod(pod)
 						pod.Spec.EphemeralContainers = nil
@@ -264,11 +268,23 @@ func (c *cluster) run(name string, pr probe) ([]answer, error) {
 	return []answer{a, b}, err
 }
 
+// podUpdates are the changes of a Pod after its creation, beyond "label" and
+// "image", that the differential test sends (docs/policy.md, "Updates"): the
+// runtime annotations through the pod, pods/status and a Binding; node
+// targeting added while the pod is scheduling-gated; tolerations; and the
+// removal of the gate.
+var podUpdates = []string{"annotate", "annotate-other", "status-annotate", "binding", "binding-plain",
+	"gated-nodeselector", "gated-affinity", "gated-ungate", "toleration"}
+
 // runUpdate creates the probe's object for real as the exempt user, then
 // sends a dry-run UPDATE by the admin that changes a label of the pod
 // (template), which the policy does not read, or the image of its first
-// container, which it does.
+// container, which it does, or one of podUpdates.
 func (c *cluster) runUpdate(name string, pr probe) ([]answer, error) {
+	if strings.HasPrefix(pr.update, "gated-") {
+		pr.pod = pr.pod.DeepCopy()
+		pr.pod.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/hold"}}
+	}
 	obj, path := object(pr.kind, pr.ns, name, pr.pod)
 	body, err := json.Marshal(obj)
 	if err != nil {
@@ -305,13 +321,68 @@ func (c *cluster) runUpdate(name string, pr probe) ([]answer, error) {
 	case "image":
 		containers := tmpl["spec"].(map[string]any)["containers"].([]any)
 		containers[0].(map[string]any)["image"] = "docker.io/library/nginx:latest"
+	case "annotate", "status-annotate":
+		setAnnotation(tmpl, policy.InheritUserAnnotation, "true")
+	case "annotate-other":
+		setAnnotation(tmpl, "example.com/owner", "team-a")
+	case "binding", "binding-plain":
+		binding := map[string]any{"apiVersion": "v1", "kind": "Binding",
+			"metadata": map[string]any{"name": name, "namespace": pr.ns},
+			"target":   map[string]any{"kind": "Node", "name": "win-node-1"}}
+		if pr.update == "binding" {
+			binding["metadata"].(map[string]any)["annotations"] = map[string]any{policy.InheritUserAnnotation: "true"}
+		}
+		body, err = json.Marshal(binding)
+		if err != nil {
+			return nil, err
+		}
+		b, _, err := c.sendRaw(http.MethodPost, path+"/"+name+"/binding?dryRun=All", "", body)
+		return []answer{a, b}, err
+	case "gated-nodeselector":
+		spec := tmpl["spec"].(map[string]any)
+		sel, _ := spec["nodeSelector"].(map[string]any)
+		if sel == nil {
+			sel = map[string]any{}
+		}
+		sel["kubernetes.io/os"] = "linux"
+		sel["pool"] = "agents"
+		spec["nodeSelector"] = sel
+	case "gated-affinity":
+		spec := tmpl["spec"].(map[string]any)
+		if _, ok := spec["affinity"]; !ok {
+			spec["affinity"] = map[string]any{"nodeAffinity": map[string]any{"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
+				"nodeSelectorTerms": []any{map[string]any{"matchExpressions": []any{
+					map[string]any{"key": "kubernetes.io/os", "operator": "NotIn", "values": []any{"windows"}}}}}}}}
+		}
+	case "gated-ungate":
+		delete(tmpl["spec"].(map[string]any), "schedulingGates")
+	case "toleration":
+		spec := tmpl["spec"].(map[string]any)
+		tolerations, _ := spec["tolerations"].([]any)
+		spec["tolerations"] = append(tolerations, map[string]any{"key": "example.com/dedicated", "operator": "Exists", "effect": "NoSchedule"})
 	}
 	body, err = json.Marshal(u)
 	if err != nil {
 		return nil, err
 	}
-	b, _, err := c.sendRaw(http.MethodPut, path+"/"+name+"?dryRun=All", "", body)
+	if pr.update == "status-annotate" {
+		path += "/" + name + "/status"
+	} else {
+		path += "/" + name
+	}
+	b, _, err := c.sendRaw(http.MethodPut, path+"?dryRun=All", "", body)
 	return []answer{a, b}, err
+}
+
+// setAnnotation sets key in the metadata of the pod (template) m.
+func setAnnotation(m map[string]any, key, value string) {
+	meta := m["metadata"].(map[string]any)
+	annotations, _ := meta["annotations"].(map[string]any)
+	if annotations == nil {
+		annotations = map[string]any{}
+	}
+	annotations[key] = value
+	meta["annotations"] = annotations
 }
 
 // addRules fills in each answer's rules from c's audit log.

@@ -66,7 +66,7 @@ func Generate(cfg *config.AdmissionConfiguration, opts Options) (*Policies, erro
 	}
 	p := &Policies{Gaps: g.gaps(), Comments: map[string]string{}}
 	for _, t := range []target{podTarget(), workloadTarget()} {
-		mode, what, field := cfg.Mode, "Pods (CREATE, UPDATE, pods/ephemeralcontainers)", "mode"
+		mode, what, field := cfg.Mode, "Pods (CREATE; UPDATE through the pod, pods/ephemeralcontainers and pods/status; pods/binding)", "mode"
 		if t.workload {
 			mode, what, field = cfg.WorkloadMode, "the pod templates of "+workloadKindNames(), "workloadMode"
 		}

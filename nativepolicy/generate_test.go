@@ -105,7 +105,7 @@ func TestPoliciesMatchEveryPodBearingResource(t *testing.T) {
 			t.Errorf("%s: failurePolicy %s", v.Name, *v.Spec.FailurePolicy)
 		}
 	}
-	want := []string{"/pods", "/pods/ephemeralcontainers", "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets",
+	want := []string{"/pods", "/pods/ephemeralcontainers", "/pods/status", "/pods/binding", "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets",
 		"batch/jobs", "batch/cronjobs", "/replicationcontrollers", "/podtemplates"}
 	if !slices.Equal(got, want) {
 		t.Errorf("resources %v, want %v", got, want)

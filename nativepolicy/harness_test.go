@@ -57,7 +57,7 @@ rules:
   verbs: [create, update]
   resources:
   - group: ""
-    resources: [pods, pods/ephemeralcontainers, podtemplates, replicationcontrollers]
+    resources: [pods, pods/ephemeralcontainers, pods/status, pods/binding, podtemplates, replicationcontrollers]
   - group: apps
   - group: batch
 - level: None
@@ -130,7 +130,7 @@ func webhookConfigurations() envtest.WebhookInstallOptions {
 				Name:         "validate.hostprocess.dev",
 				ClientConfig: svc("validate"),
 				Rules: []admissionregistrationv1.RuleWithOperations{
-					rule(cu, "", "pods", "pods/ephemeralcontainers", "podtemplates", "replicationcontrollers"),
+					rule(cu, "", "pods", "pods/ephemeralcontainers", "pods/status", "pods/binding", "podtemplates", "replicationcontrollers"),
 					rule(cu, "apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
 					rule(cu, "batch", "jobs", "cronjobs"),
 				},

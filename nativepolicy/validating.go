@@ -1,6 +1,7 @@
 package nativepolicy
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -24,29 +25,52 @@ type target struct {
 	// pod spec, its field path, the pod's (template's) annotations and their
 	// metadata's field path.
 	spec, specPath, annotations, metaPath string
+	// oldSpec and oldAnnotations, for Pods, are the pod before an UPDATE: only
+	// the violations an update introduces count (policy.Introduced).
+	oldSpec, oldAnnotations string
 }
 
 func podTarget() target {
 	return target{
 		name: PodsPolicy,
 		rules: []admissionregistrationv1.NamedRuleWithOperations{
-			rule(createUpdate, "", "pods", "pods/ephemeralcontainers"),
+			rule(createUpdate, "", "pods", "pods/ephemeralcontainers", "pods/status", "pods/binding"),
 		},
 		inScope: []admissionregistrationv1.MatchCondition{{
-			Name:       "hostprocess-pod",
-			Expression: "has(object.spec) && " + hostProcessOf("object.spec"),
+			// A Binding does not show its pod: one that carries a runtime
+			// annotation is judged by it (policy.EvaluateBinding).
+			Name: "hostprocess-pod",
+			Expression: "request.?subResource.orValue('') == 'binding' ? " + runtimeAnnotationsSet("object.metadata.?annotations") +
+				" : has(object.spec) && " + hostProcessOf("object.spec"),
 		}, {
-			// Pod UPDATEs that change none of the fields the policy reads
-			// (labels, annotations, finalizers, tolerations, status) are
-			// admitted, as in the webhook; the subresource always counts.
-			Name:       "changes-policy-fields",
-			Expression: "request.operation != 'UPDATE' || request.?subResource.orValue('') != '' || " + specView("object.?spec") + " != " + specView("oldObject.?spec"),
+			// Pod UPDATEs, through the pod or a subresource, that change none
+			// of the fields the policy reads (labels, other annotations,
+			// finalizers, tolerations, scheduling gates, status) are admitted,
+			// as in the webhook.
+			Name: "changes-policy-fields",
+			Expression: "request.operation != 'UPDATE' || " + specView("object.?spec") + " != " + specView("oldObject.?spec") +
+				" || " + annotationsView("object.metadata.?annotations") + " != " + annotationsView("oldObject.metadata.?annotations"),
 		}},
-		spec:        "object.spec",
-		specPath:    "'spec'",
-		annotations: "object.metadata.?annotations.orValue({})",
-		metaPath:    "'metadata'",
+		spec:           "object.spec",
+		specPath:       "'spec'",
+		annotations:    "object.metadata.?annotations.orValue({})",
+		metaPath:       "'metadata'",
+		oldSpec:        "oldObject.spec",
+		oldAnnotations: "oldObject.metadata.?annotations.orValue({})",
 	}
+}
+
+// runtimeAnnotationsSet is true when the optional annotations a have one of
+// the annotations the policy reads (policy.RuntimeAnnotations).
+func runtimeAnnotationsSet(a string) string {
+	return litList(policy.RuntimeAnnotations) + ".exists(k, k in " + a + ".orValue({}))"
+}
+
+// annotationsView lists the values of the annotations the policy reads in
+// the optional annotations a, as the webhook compares them
+// (policy.SameRuntimeAnnotations).
+func annotationsView(a string) string {
+	return litList(policy.RuntimeAnnotations) + ".map(k, " + optList(a+"[?k]") + ")"
 }
 
 // byResource picks a CEL expression by the workload's resource, from the
@@ -143,8 +167,8 @@ func optList(opt string) string {
 	return "(" + opt + ".hasValue() ? [" + opt + ".value()] : [])"
 }
 
-// specView lists what the webhook compares on an UPDATE (webhook/review.go,
-// sameForPolicy) of the optional pod spec s: hostNetwork, securityContext,
+// specView lists what the webhook compares on an UPDATE (policy/update.go,
+// policy.SameForPolicy) of the optional pod spec s: hostNetwork, securityContext,
 // os, nodeSelector, affinity and each container's name, image and
 // securityContext; tolerations are left out.
 func specView(s string) string {
@@ -281,8 +305,44 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 	for _, id := range policy.Rules {
 		all = append(all, "variables."+ruleVariables[id])
 	}
-	vars = append(vars, v("violations", strings.Join(all, " +\n")))
-	return vars
+	vars = append(vars, v("found", strings.Join(all, " +\n")))
+	if t.oldSpec == "" {
+		return append(vars, v("violations", "variables.found"))
+	}
+	// The same variables over the pod before an UPDATE, evaluated (lazily)
+	// only for UPDATEs, and only when it was a HostProcess pod.
+	old := renamed(vars, "old", map[string]string{"spec": t.oldSpec, "annotations": t.oldAnnotations})
+	last := &old[len(old)-1]
+	last.Expression = hostProcessOf(t.oldSpec) + " ? (" + last.Expression + ") : []"
+	vars = append(vars, old...)
+	return append(vars, v("violations", "request.?subResource.orValue('') == 'binding' ? variables.inheritUserViolations : "+
+		"request.operation == 'UPDATE' ? variables.found.filter(x, !(x in variables.oldFound)) : variables.found"))
+}
+
+// renamed copies vars with each name prefixed (spec becomes oldSpec) and the
+// references between them renamed alike; roots replaces the expressions of
+// the variables named in it.
+func renamed(vars []admissionregistrationv1.Variable, prefix string, roots map[string]string) []admissionregistrationv1.Variable {
+	name := func(n string) string { return prefix + strings.ToUpper(n[:1]) + n[1:] }
+	known := map[string]bool{}
+	for _, v := range vars {
+		known[v.Name] = true
+	}
+	ref := regexp.MustCompile(`variables\.(\w+)`)
+	out := make([]admissionregistrationv1.Variable, len(vars))
+	for i, v := range vars {
+		expr := ref.ReplaceAllStringFunc(v.Expression, func(m string) string {
+			if n := m[len("variables."):]; known[n] {
+				return "variables." + name(n)
+			}
+			return m
+		})
+		if r, ok := roots[v.Name]; ok {
+			expr = r
+		}
+		out[i] = admissionregistrationv1.Variable{Name: name(v.Name), Expression: expr}
+	}
+	return out
 }
 
 // ruleVariables names the CEL variable that holds each rule's violations:
@@ -370,7 +430,8 @@ func (g *generator) warningVariables() []admissionregistrationv1.Variable {
 			lit(lowerDomain+"; write ")+" + "+quoteCEL(lit(config.ServiceDomain+`\`)+" + "+account)+"))"),
 		v("rootfsWarnings", "("+lit(rootfs)+" in variables.annotations) ? ['pod: ' + variables.metaPath + "+lit(".annotations["+rootfs+"] ")+" + "+
 			quoteCEL("variables.annotations["+lit(rootfs)+"]")+" + "+lit(" makes the runtime put the containers' files at that path on the node")+"] : []"),
-		v("warnings", "variables.privilegedWarnings + variables.inheritUserWarnings + variables.startWarnings + variables.rootfsWarnings"),
+		// A Binding gets no warnings: it does not show the pod.
+		v("warnings", "request.?subResource.orValue('') == 'binding' ? [] : variables.privilegedWarnings + variables.inheritUserWarnings + variables.startWarnings + variables.rootfsWarnings"),
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -143,22 +144,32 @@ func (h *Handler) serve(name string, review func(context.Context, *admissionv1.A
 	})
 }
 
-// validate is the validating webhook: Pods (CREATE, UPDATE, and the
-// ephemeralcontainers subresource) and workload pod templates.
+// validate is the validating webhook: Pods (CREATE, and UPDATE through the
+// pod or a subresource), Bindings and workload pod templates.
 func (h *Handler) validate(ctx context.Context, req *admissionv1.AdmissionRequest) outcome {
 	kind, p, t, answer := h.read(req, true)
 	if answer != nil {
 		return *answer
 	}
+	if kind == nil {
+		return h.validateBinding(ctx, p, req)
+	}
+	// before is the pod as it was, for an update of a Pod (or of one of its
+	// subresources): only the violations the update introduces count.
+	var before *target
 	if req.Operation == admissionv1.Update {
 		oldObj, err := decodeObject(kind, req.OldObject, "request.oldObject")
-		// A Pod's annotations reach the runtime only when its sandbox starts, so
-		// changing them later changes nothing; a template's reach every new pod.
 		if err == nil {
 			old := newTarget(kind, oldObj)
-			if sameForPolicy(old.Spec, t.Spec) && (!t.Workload || sameRuntimeAnnotations(old.annotations(), t.annotations())) {
-				// Relabelling, finalizers, scaling, status: nothing the policy reads changed.
+			// The kubelet reads a pod's annotations each time it creates the pod's
+			// sandbox, and a template's reach every new pod: both count.
+			if policy.SameForPolicy(old.Spec, t.Spec) && policy.SameRuntimeAnnotations(old.annotations(), t.annotations()) {
+				// Relabelling, finalizers, tolerations, scheduling gates, scaling,
+				// status: nothing the policy reads changed.
 				return allowed()
+			}
+			if !t.Workload {
+				before = &old
 			}
 		}
 	}
@@ -170,7 +181,33 @@ func (h *Handler) validate(ctx context.Context, req *admissionv1.AdmissionReques
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the HostProcess namespace rules, so the pod is denied: %v", req.Namespace, err))
 	}
 	res := p.Evaluate(policy.Input{Namespace: ns, Spec: t.Spec, SpecPath: t.SpecPath, Annotations: t.annotations()})
+	if before != nil && before.Spec != nil && len(res.Violations) > 0 {
+		was := p.Evaluate(policy.Input{Namespace: ns, Spec: before.Spec, SpecPath: before.SpecPath, Annotations: before.annotations()})
+		res.Violations = policy.Introduced(was.Violations, res.Violations)
+	}
 	return h.verdict(req, t, p.ModeFor(t.Workload), &res)
+}
+
+// validateBinding judges the runtime annotations of a Binding, which the API
+// server merges into the pod it binds (policy.EvaluateBinding).
+func (h *Handler) validateBinding(ctx context.Context, p *policy.Policy, req *admissionv1.AdmissionRequest) outcome {
+	var b corev1.Binding
+	if len(req.Object.Raw) == 0 {
+		return errored(http.StatusBadRequest, "request has no Binding object")
+	}
+	if err := unmarshal(req.Object.Raw, &b); err != nil {
+		return errored(http.StatusBadRequest, decodeError("request.object", withIndices(req.Object.Raw, err)).Error())
+	}
+	t := target{name: req.Name, Template: policy.Template{Meta: &b.ObjectMeta}}
+	if policy.SameRuntimeAnnotations(nil, b.Annotations) {
+		return allowed() // none of the annotations the policy reads
+	}
+	ns, err := h.namespace(ctx, p, req.Namespace)
+	if err != nil {
+		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the Binding's runtime annotations, so it is denied: %v", req.Namespace, err))
+	}
+	res := p.EvaluateBinding(ns, b.Annotations)
+	return h.verdict(req, t, p.ModeFor(false), &res)
 }
 
 // verdict turns an evaluation into a response under mode.
@@ -231,7 +268,8 @@ func (h *Handler) mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 
 // read returns the kind, the policy in force and the decoded object of a
 // request this webhook evaluates, or the answer to one it does not: out of
-// scope, exempt, or unreadable (fail closed).
+// scope, exempt, or unreadable (fail closed). The kind of a Binding
+// (pods/binding) is nil: validateBinding reads it.
 func (h *Handler) read(req *admissionv1.AdmissionRequest, validating bool) (*policy.Kind, *policy.Policy, target, *outcome) {
 	kind, skip, ok := h.inScope(req, validating)
 	if !ok {
@@ -241,6 +279,9 @@ func (h *Handler) read(req *admissionv1.AdmissionRequest, validating bool) (*pol
 	if out, exempt := exemption(p, req); exempt {
 		return nil, nil, target{}, &out
 	}
+	if kind == nil {
+		return nil, p, target{}, nil
+	}
 	obj, err := decodeObject(kind, req.Object, "request.object")
 	if err != nil {
 		out := errored(http.StatusBadRequest, err.Error())
@@ -249,11 +290,18 @@ func (h *Handler) read(req *admissionv1.AdmissionRequest, validating bool) (*pol
 	return kind, p, newTarget(kind, obj), nil
 }
 
+// podSubresources are the ways into a Pod that can change what its node runs
+// (docs/policy.md, "Updates"): the pod itself, its ephemeral containers, its
+// status (which keeps changes of metadata), its resources (resize, which the
+// policy does not read) and its Binding (whose annotations are merged into
+// the pod). The Binding's object is a Binding; the others' is the Pod.
+var podSubresources = map[string]bool{"": true, "ephemeralcontainers": true, "status": true, "resize": true, "binding": true}
+
 // inScope returns the kind of a request this webhook evaluates, or the
 // answer to one it does not: other operations, subresources and resources
-// are admitted. validating selects the validating webhook's scope (pods,
-// pods/ephemeralcontainers, workloads on CREATE and UPDATE) or the mutating
-// one's (pods on CREATE).
+// are admitted. validating selects the validating webhook's scope (pods and
+// their subresources, workloads on CREATE and UPDATE) or the mutating one's
+// (pods on CREATE).
 func (h *Handler) inScope(req *admissionv1.AdmissionRequest, validating bool) (*policy.Kind, outcome, bool) {
 	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
 	isPod := gr == schema.GroupResource{Resource: "pods"}
@@ -262,10 +310,15 @@ func (h *Handler) inScope(req *admissionv1.AdmissionRequest, validating bool) (*
 		return nil, allowed(), false
 	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
 		return nil, allowed(), false
-	case isPod && req.SubResource != "" && req.SubResource != "ephemeralcontainers":
+	case isPod && !podSubresources[req.SubResource]:
 		return nil, allowed(), false
 	case !isPod && (req.SubResource != "" || !policy.HasPodSpec(gr)):
 		return nil, allowed(), false
+	case isPod && req.SubResource == "binding":
+		if req.Kind.Group != "" || req.Kind.Kind != "Binding" {
+			return nil, errored(http.StatusBadRequest, fmt.Sprintf("resource pods/binding has unexpected kind %s", req.Kind.Kind)), false
+		}
+		return nil, outcome{}, true
 	}
 	kind := policy.KindFor(schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind})
 	if kind == nil {
@@ -386,11 +439,11 @@ func resourceLabel(req *admissionv1.AdmissionRequest) string {
 	if !policy.HasPodSpec(gr) {
 		return "other"
 	}
-	if req.SubResource == "ephemeralcontainers" {
-		return "pods/ephemeralcontainers"
+	switch {
+	case req.SubResource == "":
+		return gr.String()
+	case gr.Resource == "pods" && podSubresources[req.SubResource]:
+		return "pods/" + req.SubResource
 	}
-	if req.SubResource != "" {
-		return "other"
-	}
-	return gr.String()
+	return "other"
 }

@@ -220,7 +220,7 @@ func TestValidateScope(t *testing.T) {
 
 	exempt := func(c *config.AdmissionConfiguration) {
 		c.Exemptions.Namespaces = []string{"kube-system"}
-		c.Exemptions.Usernames = []string{"system:serviceaccount:kube-system:daemon-set-controller"}
+		c.Exemptions.Usernames = []string{"system:serviceaccount:ci:deployer"}
 	}
 	for _, tc := range []struct {
 		name        string
@@ -237,8 +237,10 @@ func TestValidateScope(t *testing.T) {
 			opts: reviewOpts{op: admissionv1.Update, old: violating}, allowed: true},
 		{name: "adding tolerations to a violating pod is admitted", obj: tolerated,
 			opts: reviewOpts{op: admissionv1.Update, old: violating}, allowed: true},
-		{name: "changing an image of a violating pod is evaluated", obj: reimaged,
-			opts:    reviewOpts{op: admissionv1.Update, old: violating},
+		{name: "changing an image of a violating pod is admitted when it introduces no violation", obj: reimaged,
+			opts: reviewOpts{op: admissionv1.Update, old: violating}, allowed: true},
+		{name: "changing an image of a compliant pod is evaluated", obj: reimaged,
+			opts:    reviewOpts{op: admissionv1.Update, old: hostProcessPod()},
 			message: `pods "agent" is forbidden: violates the HostProcess policy: pod: spec.hostNetwork is false (allowed: true)`},
 		{name: "a HostProcess ephemeral container added to a normal pod is denied", obj: debugged,
 			opts: reviewOpts{op: admissionv1.Update, subResource: "ephemeralcontainers", old: normal, namespace: "default"},
@@ -246,15 +248,15 @@ func TestValidateScope(t *testing.T) {
 				`container "nginx": securityContext.windowsOptions.hostProcess is not set (allowed: true; a HostProcess pod cannot mix HostProcess and non-HostProcess containers); ` +
 				`pod: spec.hostNetwork is false (allowed: true); ` +
 				`container "nginx": securityContext.windowsOptions.runAsUserName is not set (allowed: ` + defaultAllowed + `)`},
-		{name: "a status update is out of scope", obj: violating, opts: reviewOpts{op: admissionv1.Update, subResource: "status", old: hostProcessPod()}, allowed: true},
+		{name: "a status update that changes nothing the policy reads is admitted", obj: violating, opts: reviewOpts{op: admissionv1.Update, subResource: "status", old: violating}, allowed: true},
 		{name: "a DELETE is out of scope", obj: violating, opts: reviewOpts{op: admissionv1.Delete}, allowed: true},
 		{name: "an exempt namespace is admitted and recorded", config: exempt, obj: violating, allowed: true,
 			annotations: map[string]string{"exempt": "namespace kube-system is exempt"}},
 		{name: "an exempt user is admitted and recorded", config: exempt, obj: violating, allowed: true,
-			opts:        reviewOpts{namespace: "agents", user: "system:serviceaccount:kube-system:daemon-set-controller"},
-			annotations: map[string]string{"exempt": "user system:serviceaccount:kube-system:daemon-set-controller is exempt"}},
+			opts:        reviewOpts{namespace: "agents", user: "system:serviceaccount:ci:deployer"},
+			annotations: map[string]string{"exempt": "user system:serviceaccount:ci:deployer is exempt"}},
 		{name: "a user whose name only differs in case is not exempt", config: exempt, obj: violating,
-			opts:    reviewOpts{namespace: "agents", user: "system:serviceaccount:kube-system:Daemon-set-controller"},
+			opts:    reviewOpts{namespace: "agents", user: "system:serviceaccount:ci:Deployer"},
 			message: `pods "agent" is forbidden: violates the HostProcess policy: pod: spec.hostNetwork is false (allowed: true)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	kjson "sigs.k8s.io/json"
@@ -217,55 +216,4 @@ func (t *target) annotations() map[string]string {
 		return nil
 	}
 	return t.Meta.Annotations
-}
-
-// sameRuntimeAnnotations reports whether the annotations the policy reads
-// (policy.RuntimeAnnotations) are the same in old and cur.
-func sameRuntimeAnnotations(old, cur map[string]string) bool {
-	for _, key := range policy.RuntimeAnnotations {
-		a, okA := old[key]
-		b, okB := cur[key]
-		if a != b || okA != okB {
-			return false
-		}
-	}
-	return true
-}
-
-// sameForPolicy reports whether an update leaves every field the policy
-// reads unchanged: hostNetwork, securityContext, os, nodeSelector, affinity
-// and each container's name, image and securityContext. Tolerations are left
-// out: adding them to a running pod is always allowed.
-func sameForPolicy(old, cur *corev1.PodSpec) bool {
-	if old == nil || cur == nil {
-		return old == cur
-	}
-	return reflect.DeepEqual(policyFields(old), policyFields(cur))
-}
-
-// policyFields is the part of a pod spec that the policy reads.
-func policyFields(s *corev1.PodSpec) corev1.PodSpec {
-	containers := func(cs []corev1.Container) []corev1.Container {
-		if cs == nil {
-			return nil
-		}
-		out := make([]corev1.Container, len(cs))
-		for i, c := range cs {
-			out[i] = corev1.Container{Name: c.Name, Image: c.Image, SecurityContext: c.SecurityContext}
-		}
-		return out
-	}
-	out := corev1.PodSpec{
-		HostNetwork: s.HostNetwork, SecurityContext: s.SecurityContext, OS: s.OS,
-		NodeSelector: s.NodeSelector, Affinity: s.Affinity,
-		InitContainers: containers(s.InitContainers), Containers: containers(s.Containers),
-	}
-	if s.EphemeralContainers != nil {
-		out.EphemeralContainers = make([]corev1.EphemeralContainer, len(s.EphemeralContainers))
-		for i, c := range s.EphemeralContainers {
-			out.EphemeralContainers[i].Name, out.EphemeralContainers[i].Image = c.Name, c.Image
-			out.EphemeralContainers[i].SecurityContext = c.SecurityContext
-		}
-	}
-	return out
 }

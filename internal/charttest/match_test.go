@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 // The matchConditions are tested in the real API server with no webhook
@@ -267,6 +269,13 @@ func TestMatchConditionsInTheAPIServer(t *testing.T) {
 		if err := env.Client.Create(ctx, hpPod); err != nil {
 			t.Fatal(err)
 		}
+		// And one held back by a scheduling gate, whose owner may still add
+		// node targeting.
+		gated := pod(optedOut, "hostprocess-gated", hostProcessSpecs["hostProcess at pod level"]())
+		gated.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/hold"}}
+		if err := env.Client.Create(ctx, gated); err != nil {
+			t.Fatal(err)
+		}
 		optIn(t, ctx, optedOut, "validate.hostprocess.dev", func() error {
 			return debug(hpPod, fmt.Sprintf("probe%d", time.Now().UnixNano()), hp(true))
 		})
@@ -299,6 +308,62 @@ func TestMatchConditionsInTheAPIServer(t *testing.T) {
 			})
 			t.Run("relabelling does not", func(t *testing.T) {
 				expectNotReached(t, update(func(p *corev1.Pod) { p.Labels = map[string]string{"team": "a"} }))
+			})
+			t.Run("adding a runtime annotation reaches the webhook", func(t *testing.T) {
+				for _, key := range policy.RuntimeAnnotations {
+					expectReached(t, update(func(p *corev1.Pod) { p.Annotations = map[string]string{key: "true"} }), "validate.hostprocess.dev")
+				}
+			})
+			t.Run("adding another annotation does not", func(t *testing.T) {
+				expectNotReached(t, update(func(p *corev1.Pod) { p.Annotations = map[string]string{"example.com/owner": "team-a"} }))
+			})
+			t.Run("adding a runtime annotation through pods/status reaches the webhook", func(t *testing.T) {
+				p := &corev1.Pod{}
+				if err := env.Client.Get(ctx, client.ObjectKeyFromObject(hpPod), p); err != nil {
+					t.Fatal(err)
+				}
+				if p.Annotations == nil {
+					p.Annotations = map[string]string{}
+				}
+				p.Annotations[policy.InheritUserAnnotation] = "true"
+				expectReached(t, env.Client.Status().Update(ctx, p), "validate.hostprocess.dev")
+			})
+			updateGated := func(mutate func(*corev1.Pod)) error {
+				p := &corev1.Pod{}
+				if err := env.Client.Get(ctx, client.ObjectKeyFromObject(gated), p); err != nil {
+					return err
+				}
+				mutate(p)
+				return env.Client.Update(ctx, p)
+			}
+			t.Run("adding a nodeSelector to a gated pod reaches the webhook", func(t *testing.T) {
+				expectReached(t, updateGated(func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux"} }), "validate.hostprocess.dev")
+			})
+			t.Run("adding node affinity to a gated pod reaches the webhook", func(t *testing.T) {
+				expectReached(t, updateGated(func(p *corev1.Pod) {
+					p.Spec.Affinity = osTerm(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{
+						Key: "kubernetes.io/os", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"windows"}}}})
+				}), "validate.hostprocess.dev")
+			})
+			t.Run("adding a toleration to a gated pod does not", func(t *testing.T) {
+				expectNotReached(t, updateGated(func(p *corev1.Pod) {
+					p.Spec.Tolerations = append(p.Spec.Tolerations, corev1.Toleration{Key: "os", Value: "windows", Effect: corev1.TaintEffectNoSchedule})
+				}))
+			})
+			t.Run("removing the scheduling gate does not", func(t *testing.T) {
+				expectNotReached(t, updateGated(func(p *corev1.Pod) { p.Spec.SchedulingGates = nil }))
+			})
+			bind := func(annotations map[string]string) error {
+				return env.Client.SubResource("binding").Create(ctx, hpPod, &corev1.Binding{
+					ObjectMeta: metav1.ObjectMeta{Name: hpPod.Name, Namespace: hpPod.Namespace, Annotations: annotations},
+					Target:     corev1.ObjectReference{Kind: "Node", Name: "win-node-1"},
+				})
+			}
+			t.Run("a Binding with a runtime annotation reaches the webhook", func(t *testing.T) {
+				expectReached(t, bind(map[string]string{policy.InheritUserAnnotation: "true"}), "validate.hostprocess.dev")
+			})
+			t.Run("the scheduler's Binding, without annotations, does not", func(t *testing.T) {
+				expectNotReached(t, bind(nil))
 			})
 			t.Run("adding and removing a finalizer does not", func(t *testing.T) {
 				expectNotReached(t, update(func(p *corev1.Pod) { p.Finalizers = append(p.Finalizers, "example.com/hold") }))

@@ -177,7 +177,7 @@ func TestWebhookConfigurations(t *testing.T) {
 	podRules := []admissionregistrationv1.RuleWithOperations{{
 		Operations: []admissionregistrationv1.OperationType{"CREATE", "UPDATE"},
 		Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"},
-			Resources: []string{"pods", "pods/ephemeralcontainers"}, Scope: new(admissionregistrationv1.NamespacedScope)},
+			Resources: []string{"pods", "pods/ephemeralcontainers", "pods/status", "pods/binding"}, Scope: new(admissionregistrationv1.NamespacedScope)},
 	}}
 	workloadRules := []admissionregistrationv1.RuleWithOperations{
 		{Operations: []admissionregistrationv1.OperationType{"CREATE", "UPDATE"}, Rule: admissionregistrationv1.Rule{
@@ -740,4 +740,22 @@ func flagValue(args []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestChartCELListsThePolicysRuntimeAnnotations: the pod webhook's condition
+// lets through the changes of exactly the annotations the policy reads.
+func TestChartCELListsThePolicysRuntimeAnnotations(t *testing.T) {
+	quoted := make([]string, len(policy.RuntimeAnnotations))
+	for i, k := range policy.RuntimeAnnotations {
+		quoted[i] = "'" + k + "'"
+	}
+	want := "[" + strings.Join(quoted, ", ") + "]"
+	hook := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, render(t), "ValidatingWebhookConfiguration", fullname).Webhooks[0]
+	expr := hook.MatchConditions[0].Expression
+	if n := strings.Count(expr, want); n != 2 {
+		t.Fatalf("the condition of %s names the runtime annotations as %s %d times, want 2 (the Binding and the pod UPDATE):\n%s", hook.Name, want, n, expr)
+	}
+	if n := strings.Count(expr, "microsoft.com/"); n != 2*len(policy.RuntimeAnnotations) {
+		t.Fatalf("the condition names %d microsoft.com/ annotations, want %d", n, 2*len(policy.RuntimeAnnotations))
+	}
 }

@@ -140,25 +140,49 @@ has(object.spec) && has(object.spec.hostNetwork) && object.spec.hostNetwork == t
 {{- end }}
 
 {{/*
-Pod UPDATEs reach the webhook only when they change a container list (an image,
-for the allowedImages rule) or go through a subresource (pods/ephemeralcontainers).
-Relabelling, annotating and finalizing a HostProcess pod then never depends on
-the webhook being up.
+The annotations the policy reads (policy.RuntimeAnnotations; a chart test
+checks the list): the kubelet passes a pod's current annotations to the
+runtime each time it creates the pod's sandbox.
 */}}
-{{- define "hostprocess-admission.cel.podChangesContainers" -}}
-request.operation != 'UPDATE' || (has(request.subResource) && request.subResource != '') || !has(object.spec) || !has(oldObject.spec) || (has(object.spec.containers) ? object.spec.containers : []) != (has(oldObject.spec.containers) ? oldObject.spec.containers : []) || (has(object.spec.initContainers) ? object.spec.initContainers : []) != (has(oldObject.spec.initContainers) ? oldObject.spec.initContainers : []) || (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers : []) != (has(oldObject.spec.ephemeralContainers) ? oldObject.spec.ephemeralContainers : [])
+{{- define "hostprocess-admission.cel.runtimeAnnotations" -}}
+['microsoft.com/hostprocess-inherit-user', 'microsoft.com/hostprocess-rootfs-location']
 {{- end }}
 
 {{/*
-The validating pod webhook's one condition: a HostProcess pod, created or
-with its containers changed. One expression rather than two conditions,
-because the API server evaluates every condition of a webhook before it looks
-at the results, and && stops at the first part that is false. Validating
-webhooks run after the API server's validation, so the host network test
-leaves out no pod this webhook could see.
+Pod UPDATEs, through the pod or its status or ephemeralcontainers
+subresources, reach the webhook only when they change a field the policy reads
+(docs/policy.md, "Updates"): a container list (an image, a debug container),
+nodeSelector or node affinity (which a scheduling-gated pod's owner may add
+to), or a runtime annotation. Relabelling, other annotations, finalizers,
+tolerations, scheduling gates and status then never depend on the webhook
+being up. Status updates keep the old spec, so only annotations can differ.
+*/}}
+{{- define "hostprocess-admission.cel.podChangesPolicyFields" -}}
+{{- $ann := include "hostprocess-admission.cel.runtimeAnnotations" nil -}}
+request.operation != 'UPDATE' || !has(object.spec) || !has(oldObject.spec) || (has(object.spec.containers) ? object.spec.containers : []) != (has(oldObject.spec.containers) ? oldObject.spec.containers : []) || (has(object.spec.initContainers) ? object.spec.initContainers : []) != (has(oldObject.spec.initContainers) ? oldObject.spec.initContainers : []) || (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers : []) != (has(oldObject.spec.ephemeralContainers) ? oldObject.spec.ephemeralContainers : []) || (has(object.spec.nodeSelector) ? object.spec.nodeSelector : {}) != (has(oldObject.spec.nodeSelector) ? oldObject.spec.nodeSelector : {}) || has(object.spec.affinity) != has(oldObject.spec.affinity) || (has(object.spec.affinity) && object.spec.affinity != oldObject.spec.affinity) || {{ $ann }}.exists(k, (has(object.metadata.annotations) && k in object.metadata.annotations ? object.metadata.annotations[k] : '') != (has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations ? oldObject.metadata.annotations[k] : ''))
+{{- end }}
+
+{{/*
+A Binding (pods/binding) does not show its pod; the API server merges its
+annotations into the pod. One that carries a runtime annotation reaches the
+webhook, which judges it by them (policy.EvaluateBinding). The scheduler's
+Bindings carry none.
+*/}}
+{{- define "hostprocess-admission.cel.bindingSetsRuntimeAnnotations" -}}
+has(object.metadata.annotations) && {{ include "hostprocess-admission.cel.runtimeAnnotations" nil }}.exists(k, k in object.metadata.annotations)
+{{- end }}
+
+{{/*
+The validating pod webhook's one condition: a Binding with a runtime
+annotation, or a HostProcess pod, created or with a field the policy reads
+changed. One expression rather than two conditions, because the API server
+evaluates every condition of a webhook before it looks at the results, and &&
+stops at the first part that is false. Validating webhooks run after the API
+server's validation, so the host network test leaves out no pod this webhook
+could see.
 */}}
 {{- define "hostprocess-admission.cel.validatePod" -}}
-{{ include "hostprocess-admission.cel.podIsHostProcess" . }} && ({{ include "hostprocess-admission.cel.podChangesContainers" . }})
+has(request.subResource) && request.subResource == 'binding' ? ({{ include "hostprocess-admission.cel.bindingSetsRuntimeAnnotations" . }}) : {{ include "hostprocess-admission.cel.podIsHostProcess" . }} && ({{ include "hostprocess-admission.cel.podChangesPolicyFields" . }})
 {{- end }}
 
 {{/*
