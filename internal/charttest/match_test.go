@@ -128,9 +128,10 @@ var (
 )
 
 // createNamespace creates a namespace with exactly labels, or gives an
-// existing one those labels. Namespaces are never deleted: without the
-// namespace controller a deleted namespace stays Terminating, and the next
-// run of the test (-count) could not create it again.
+// existing one those labels and empties it of every kind of policy.Kinds.
+// Namespaces are never deleted: without the namespace controller a deleted
+// namespace stays Terminating, and the next run of the test (-count) could
+// not create it again.
 func createNamespace(t *testing.T, ctx context.Context, name string, labels map[string]string) {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
@@ -142,6 +143,14 @@ func createNamespace(t *testing.T, ctx context.Context, name string, labels map[
 				ns.Labels[k] = v
 			}
 			err = env.Client.Update(ctx, ns)
+		}
+		for _, k := range policy.Kinds {
+			if err != nil {
+				break
+			}
+			// No controller runs here: Pods without a node and workloads
+			// deleted in the background are gone at once.
+			err = env.Client.DeleteAllOf(ctx, k.New().(client.Object), client.InNamespace(name), client.GracePeriodSeconds(0))
 		}
 	}
 	if err != nil {
