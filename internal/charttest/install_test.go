@@ -30,9 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	crconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -313,9 +311,6 @@ func TestRBACIsEnoughForTheWebhookAndNoMore(t *testing.T) {
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		// controller-runtime refuses a second controller of the same name in
-		// one process: a second run of this test (-count) starts the rotator again.
-		Controller: crconfig.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -327,6 +322,9 @@ func TestRBACIsEnoughForTheWebhookAndNoMore(t *testing.T) {
 	}
 	opts := certsOptionsFromArgs(t, d.Spec.Template.Spec.Containers[0].Args)
 	opts.CertDir = filepath.Join(t.TempDir(), "certs")
+	// controller-runtime refuses a second controller of one name in a process,
+	// and a second run of this test (-count) starts the rotator again.
+	opts.ControllerName = fmt.Sprintf("cert-rotator-%d", time.Now().UnixNano())
 	ready, err := certs.Setup(mgr, opts)
 	if err != nil {
 		t.Fatal(err)

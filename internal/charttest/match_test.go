@@ -150,7 +150,8 @@ func createNamespace(t *testing.T, ctx context.Context, name string, labels map[
 			}
 			// No controller runs here: Pods without a node and workloads
 			// deleted in the background are gone at once.
-			err = env.Client.DeleteAllOf(ctx, k.New().(client.Object), client.InNamespace(name), client.GracePeriodSeconds(0))
+			err = env.Client.DeleteAllOf(ctx, k.New().(client.Object), client.InNamespace(name), client.GracePeriodSeconds(0),
+				client.PropagationPolicy(metav1.DeletePropagationBackground)) // Jobs and ReplicationControllers default to orphan, which needs the garbage collector
 		}
 	}
 	if err != nil {
