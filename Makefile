@@ -42,12 +42,15 @@ generate:
 generate-native:
 	hack/generate-native.sh
 
-# The hack/bench programs are Linux only; elsewhere they build as a stub that says so.
+# hack/bench is a module of its own (its load generator stays out of the product's go.mod).
+# Its programs are Linux only; elsewhere they build as a stub that says so.
 # hack/operatortest is a module of its own (the SARIF schema validator and Prometheus' PromQL
 # parser stay out of the product's go.mod); test-unit and vet run it too.
 vet:
 	$(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
+	$(GO) -C hack/bench vet ./...
+	GOOS=windows $(GO) -C hack/bench vet ./...
 	cd hack/operatortest && $(GO) vet ./...
 
 fmt-check:
@@ -61,6 +64,7 @@ test: fmt-check vet build build-all tools wine chromium test-unit test-windows t
 DIFFERENTIAL := ^TestDifferentialAgainstTheAPIServer$$
 test-unit:
 	$(GO) test -count=1 -skip '$(DIFFERENTIAL)' ./...
+	$(GO) -C hack/bench test -count=1 ./...
 	cd hack/operatortest && $(GO) test -count=1 ./...
 	@mkdir -p $(BIN); $(GO) test -count=1 -timeout 30m -v -run '$(DIFFERENTIAL)' ./nativepolicy > $(BIN)/differential.log 2>&1; rc=$$?; \
 	  if [ $$rc -ne 0 ]; then tail -300 $(BIN)/differential.log; \
@@ -84,12 +88,12 @@ fuzz:
 
 bench:
 	hack/build-control-plane.sh psa-webhook
-	$(GO) run ./hack/bench
+	$(GO) -C hack/bench run .
 
 # serve for 10 minutes under a constant mix of valid and hostile traffic, checking every answer and
 # that RSS, goroutines and open fds do not grow (bench/results/soak.json).
 soak: tools
-	$(GO) run ./hack/bench/soak
+	$(GO) -C hack/bench run ./soak
 
 # The README's first command: a running control plane with the chart and the examples.
 demo:

@@ -2,9 +2,15 @@ package audit
 
 import (
 	"context"
+	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 // lister lists one page of one resource.
@@ -13,84 +19,38 @@ type lister struct {
 	list     func(ctx context.Context, opts metav1.ListOptions) ([]client.Object, string, error)
 }
 
-// listers returns a lister for each of WorkloadKinds, in that order, then for Pods.
+// listers returns a lister for each kind of policy.Kinds: the WorkloadKinds, in that order,
+// then Pods.
 func listers(cs Clients, ns string) []lister {
-	apps, batch, core := cs.AppsV1(), cs.BatchV1(), cs.CoreV1()
-	return []lister{
-		{"deployments", func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {
-			l, err := apps.Deployments(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return ptrs(l.Items), l.Continue, nil
-		}},
-		{"cronjobs", func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {
-			l, err := batch.CronJobs(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return ptrs(l.Items), l.Continue, nil
-		}},
-		{"statefulsets", func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {
-			l, err := apps.StatefulSets(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return ptrs(l.Items), l.Continue, nil
-		}},
-		{"daemonsets", func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {
-			l, err := apps.DaemonSets(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return ptrs(l.Items), l.Continue, nil
-		}},
-		{"replicationcontrollers", func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {
-			l, err := core.ReplicationControllers(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return ptrs(l.Items), l.Continue, nil
-		}},
-		{"podtemplates", func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {
-			l, err := core.PodTemplates(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return ptrs(l.Items), l.Continue, nil
-		}},
-		{"replicasets", func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {
-			l, err := apps.ReplicaSets(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return ptrs(l.Items), l.Continue, nil
-		}},
-		{"jobs", func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {
-			l, err := batch.Jobs(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return ptrs(l.Items), l.Continue, nil
-		}},
-		{"pods", func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {
-			l, err := core.Pods(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return ptrs(l.Items), l.Continue, nil
-		}},
+	groups := map[string]func() rest.Interface{
+		"":      func() rest.Interface { return cs.CoreV1().RESTClient() },
+		"apps":  func() rest.Interface { return cs.AppsV1().RESTClient() },
+		"batch": func() rest.Interface { return cs.BatchV1().RESTClient() },
 	}
-}
-
-// ptrs returns pointers to the items of a list, as client.Objects.
-func ptrs[T any, PT interface {
-	*T
-	client.Object
-}](items []T) []client.Object {
-	out := make([]client.Object, len(items))
-	for i := range items {
-		out[i] = PT(&items[i])
+	out := make([]lister, 0, len(policy.Kinds))
+	for _, k := range policy.Kinds {
+		rc := groups[k.Group]
+		out = append(out, lister{k.Resource, func(ctx context.Context, o metav1.ListOptions) ([]client.Object, string, error) {
+			if rc == nil {
+				return nil, "", fmt.Errorf("audit: no client for API group %q", k.Group)
+			}
+			list := k.NewList()
+			err := rc().Get().NamespaceIfScoped(ns, ns != "").Resource(k.Resource).
+				VersionedParams(&o, scheme.ParameterCodec).Do(ctx).Into(list)
+			if err != nil {
+				return nil, "", err
+			}
+			items, err := meta.ExtractList(list)
+			if err != nil {
+				return nil, "", err
+			}
+			objs := make([]client.Object, len(items))
+			for i, item := range items {
+				objs[i] = item.(client.Object)
+			}
+			l, _ := meta.ListAccessor(list)
+			return objs, l.GetContinue(), nil
+		}})
 	}
 	return out
 }

@@ -37,25 +37,9 @@ const (
 	ManagedByValue = "hostprocess-admission"
 )
 
-// Severity of a broken rule. An unexpected runAsUserName, a namespace where HostProcess pods
-// are not allowed, or an image from outside the allowed registries each hand the node to
-// something unvetted; the other rules concern how the pod is scheduled and described.
-var ruleSeverity = map[string]openreports.ResultSeverity{
-	policy.RuleRunAsUserName:    "high",
-	policy.RuleInheritUser:      "high",
-	policy.RuleNamespace:        "high",
-	policy.RuleImage:            "high",
-	policy.RuleHostProcessMixed: "medium",
-	policy.RuleHostNetwork:      "medium",
-	policy.RuleRunAsNonRoot:     "medium",
-	policy.RuleWindowsOS:        "low",
-}
-
+// severity is the report's severity of a broken rule (policy.RuleTable).
 func severity(rule string) openreports.ResultSeverity {
-	if s, ok := ruleSeverity[rule]; ok {
-		return s
-	}
-	return "medium"
+	return openreports.ResultSeverity(policy.SeverityOf(rule))
 }
 
 // namespaceReports returns the desired Report of each namespace with HostProcess objects,

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"sort"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,49 +19,19 @@ const (
 	PodSecurityInvalid = "invalid"
 )
 
-// WorkloadKinds are the workload kinds the audit reads, in the order a Scanner must be given
-// them: every kind before the kinds it owns (Deployments before ReplicaSets, CronJobs before
-// Jobs), so that owned objects can be grouped under their top-level owner.
-var WorkloadKinds = []schema.GroupVersionKind{
-	appsv1.SchemeGroupVersion.WithKind("Deployment"),
-	batchv1.SchemeGroupVersion.WithKind("CronJob"),
-	appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
-	appsv1.SchemeGroupVersion.WithKind("DaemonSet"),
-	corev1.SchemeGroupVersion.WithKind("ReplicationController"),
-	corev1.SchemeGroupVersion.WithKind("PodTemplate"),
-	appsv1.SchemeGroupVersion.WithKind("ReplicaSet"),
-	batchv1.SchemeGroupVersion.WithKind("Job"),
-}
-
-// gvkOf returns the kind of a typed workload or Pod; typed objects read from the API usually
-// have an empty TypeMeta.
-func gvkOf(obj client.Object) (schema.GroupVersionKind, bool) {
-	var kind string
-	gv := appsv1.SchemeGroupVersion
-	switch obj.(type) {
-	case *appsv1.Deployment:
-		kind = "Deployment"
-	case *appsv1.ReplicaSet:
-		kind = "ReplicaSet"
-	case *appsv1.StatefulSet:
-		kind = "StatefulSet"
-	case *appsv1.DaemonSet:
-		kind = "DaemonSet"
-	case *batchv1.Job:
-		kind, gv = "Job", batchv1.SchemeGroupVersion
-	case *batchv1.CronJob:
-		kind, gv = "CronJob", batchv1.SchemeGroupVersion
-	case *corev1.ReplicationController:
-		kind, gv = "ReplicationController", corev1.SchemeGroupVersion
-	case *corev1.PodTemplate:
-		kind, gv = "PodTemplate", corev1.SchemeGroupVersion
-	case *corev1.Pod:
-		kind, gv = "Pod", corev1.SchemeGroupVersion
-	default:
-		return schema.GroupVersionKind{}, false
+// WorkloadKinds are the workload kinds the audit reads (those of policy.Kinds), in the order a
+// Scanner must be given them: every kind before the kinds it owns (Deployments before
+// ReplicaSets, CronJobs before Jobs), so that owned objects can be grouped under their
+// top-level owner.
+var WorkloadKinds = func() []schema.GroupVersionKind {
+	var out []schema.GroupVersionKind
+	for _, k := range policy.Kinds {
+		if k.Workload() {
+			out = append(out, k.GroupVersionKind)
+		}
 	}
-	return gv.WithKind(kind), true
-}
+	return out
+}()
 
 // objectKey names an object across kinds. The group keeps a custom resource whose kind is
 // also called Deployment apart from apps' Deployment.
@@ -144,10 +112,11 @@ func (s *Scanner) terminating(namespace string) bool {
 // AddWorkload evaluates a workload (one of WorkloadKinds). One whose controller is a workload
 // already added is only recorded as belonging to that owner's top-level object.
 func (s *Scanner) AddWorkload(obj client.Object) error {
-	gvk, ok := gvkOf(obj)
-	if !ok || gvk.Kind == "Pod" {
+	kind := policy.KindOf(obj)
+	if kind == nil || !kind.Workload() {
 		return fmt.Errorf("audit: %T is not a workload kind", obj)
 	}
+	gvk := kind.GroupVersionKind
 	s.scanned.Workloads++
 	if s.terminating(obj.GetNamespace()) {
 		return nil
@@ -160,10 +129,7 @@ func (s *Scanner) AddWorkload(obj client.Object) error {
 		}
 	}
 	s.topLevel[key] = key
-	t, err := policy.Extract(obj)
-	if err != nil {
-		return err
-	}
+	t := kind.Extract(obj)
 	if t.Spec == nil || !policy.IsHostProcess(t.Spec) {
 		return nil
 	}

@@ -267,9 +267,9 @@ error: cmd/testdata/check/malformed.yaml: document 2: invalid YAML: line 15: did
 		code:   2,
 		stderr: "error: configuration file cmd/testdata/check/bad-mode.yaml: mode: Unsupported value: \"deny\": supported values: \"enforce\", \"warn\", \"audit\"\n",
 	}, {
-		name:   "refuses to exempt the DaemonSet controller, naming the entry, and exits 2",
-		args:   []string{"check", "--config", "cmd/testdata/check/exempt-controller.yaml", "-f", "examples"},
-		code:   2,
+		name: "refuses to exempt the DaemonSet controller, naming the entry, and exits 2",
+		args: []string{"check", "--config", "cmd/testdata/check/exempt-controller.yaml", "-f", "examples"},
+		code: 2,
 		stderr: `error: configuration file cmd/testdata/check/exempt-controller.yaml: exemptions.usernames[0]: Invalid value: "system:serviceaccount:kube-system:daemon-set-controller": ` +
 			`is the identity of a controller that creates or places pods for other users: exempting it would exempt every pod it creates for anybody; ` +
 			`exempt a namespace (exemptions.namespaces) or narrow a namespace rule instead` + "\n",

@@ -79,7 +79,7 @@ change.`,
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	f.StringVar(&o.tlsMinVersion, "tls-min-version", "1.2", "minimum TLS version: 1.2 or 1.3")
 	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "offer HTTP/2 (off because of the HTTP/2 rapid-reset advisories)")
-	f.Int64Var(&o.maxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest admission review body accepted")
+	f.Int64Var(&o.maxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, fmt.Sprintf("largest admission review body accepted (at most %d)", webhook.MaxBodyBytesLimit))
 	f.IntVar(&o.maxInFlight, "max-in-flight", 64, "reviews handled at once; more wait their turn")
 	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "keep serving this long after SIGTERM while readiness fails, so endpoints drop the pod first")
 	f.DurationVar(&o.configReloadInterval, "config-reload-interval", 2*time.Second, "how often the configuration file is checked for changes")
@@ -91,6 +91,15 @@ change.`,
 	o.zap.BindFlags(gf)
 	f.AddGoFlagSet(gf)
 	return c
+}
+
+// checkMaxBodyBytes bounds --max-body-bytes: every review in flight may
+// hold a body this large and the objects decoded from it.
+func checkMaxBodyBytes(n int64) error {
+	if n <= 0 || n > webhook.MaxBodyBytesLimit {
+		return fmt.Errorf("--max-body-bytes %d is out of range (allowed: 1 to %d)", n, webhook.MaxBodyBytesLimit)
+	}
+	return nil
 }
 
 func parseTLSVersion(v string) (uint16, error) {
@@ -129,6 +138,9 @@ func runServe(ctx context.Context, o *serveOptions) error {
 
 	minTLS, err := parseTLSVersion(o.tlsMinVersion)
 	if err != nil {
+		return usage(err)
+	}
+	if err := checkMaxBodyBytes(o.maxBodyBytes); err != nil {
 		return usage(err)
 	}
 	metrics := webhook.NewMetrics(crmetrics.Registry)

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,5 +63,20 @@ func TestServeRefusesInvalidConfigurations(t *testing.T) {
 				t.Errorf("serve --config %s: %v, stderr %q; want exit 2 and an error starting %q", path, err, stderr.String(), "error: "+path+": "+tc.want)
 			}
 		})
+	}
+}
+
+func TestMaxBodyBytesIsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		n  int64
+		ok bool
+	}{{1, true}, {4 << 20, true}, {8 << 20, true}, {0, false}, {-1, false}, {8<<20 + 1, false}, {1 << 40, false}} {
+		err := checkMaxBodyBytes(tc.n)
+		if (err == nil) != tc.ok {
+			t.Errorf("checkMaxBodyBytes(%d) = %v, want ok %v", tc.n, err, tc.ok)
+		}
+		if err != nil && err.Error() != fmt.Sprintf("--max-body-bytes %d is out of range (allowed: 1 to 8388608)", tc.n) {
+			t.Errorf("checkMaxBodyBytes(%d) = %q", tc.n, err)
+		}
 	}
 }

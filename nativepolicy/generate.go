@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 // Object names. The policies are cluster-scoped; the names follow the
@@ -67,7 +68,7 @@ func Generate(cfg *config.AdmissionConfiguration, opts Options) (*Policies, erro
 	for _, t := range []target{podTarget(), workloadTarget()} {
 		mode, what, field := cfg.Mode, "Pods (CREATE; UPDATE through the pod, pods/ephemeralcontainers and pods/status; pods/binding)", "mode"
 		if t.workload {
-			mode, what, field = cfg.WorkloadMode, "the pod templates of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, ReplicationControllers and PodTemplates", "workloadMode"
+			mode, what, field = cfg.WorkloadMode, "the pod templates of "+workloadKindNames(), "workloadMode"
 		}
 		p.Comments[t.name] = fmt.Sprintf("Every rule for %s, under %s %q: validationActions %v.", what, field, mode, actionsFor(mode))
 		p.Comments[strings.Replace(t.name, ".", "-warnings.", 1)] = "The engine's warnings that are not violations, for the same objects (Warn only)."
@@ -90,6 +91,18 @@ func Generate(cfg *config.AdmissionConfiguration, opts Options) (*Policies, erro
 		p.MutatingBindings = append(p.MutatingBindings, g.mutatingBinding(m.Name))
 	}
 	return p, nil
+}
+
+// workloadKindNames lists the workload kinds of policy.Kinds for a comment:
+// "Deployments, ReplicaSets, ... and PodTemplates".
+func workloadKindNames() string {
+	var names []string
+	for _, k := range policy.Kinds {
+		if k.Workload() {
+			names = append(names, k.Kind+"s")
+		}
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // actionsFor maps a mode to the binding's validationActions. Audit is added

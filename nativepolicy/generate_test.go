@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 func generate(t *testing.T, mutate func(*config.AdmissionConfiguration), opts Options) *Policies {
@@ -106,6 +107,9 @@ func TestPoliciesMatchEveryPodBearingResource(t *testing.T) {
 	}
 	want := []string{"/pods", "/pods/ephemeralcontainers", "/pods/status", "/pods/binding", "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets",
 		"batch/jobs", "batch/cronjobs", "/replicationcontrollers", "/podtemplates"}
+	// The order is policy.Kinds' within each group; the set is what counts.
+	slices.Sort(got)
+	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("resources %v, want %v", got, want)
 	}
@@ -255,5 +259,22 @@ func TestSelectorTreatsTheNameLabelAsTheNamespaceName(t *testing.T) {
 	}
 	if got := selectorCEL(&metav1.LabelSelector{}); got != "true" {
 		t.Errorf("empty selector: %s", got)
+	}
+}
+
+// TestEveryRuleHasACELCounterpart fails when a rule of policy.RuleTable has
+// no CEL variable in the native policies, or a variable has no rule.
+func TestEveryRuleHasACELCounterpart(t *testing.T) {
+	seen := map[string]bool{}
+	for _, id := range policy.Rules {
+		if _, ok := ruleVariables[id]; !ok {
+			t.Errorf("rule %s has no CEL counterpart in ruleVariables (nativepolicy/validating.go)", id)
+		}
+		seen[id] = true
+	}
+	for id := range ruleVariables {
+		if !seen[id] {
+			t.Errorf("ruleVariables has %s, which is not a rule of policy.RuleTable", id)
+		}
 	}
 }

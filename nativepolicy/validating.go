@@ -68,28 +68,66 @@ func runtimeAnnotationsSet(a string) string {
 
 // annotationsView lists the values of the annotations the policy reads in
 // the optional annotations a, as the webhook compares them
-// (sameRuntimeAnnotations).
+// (policy.SameRuntimeAnnotations).
 func annotationsView(a string) string {
 	return litList(policy.RuntimeAnnotations) + ".map(k, " + optList(a+"[?k]") + ")"
 }
 
-// byResource picks a CEL expression by the workload's resource: CronJobs,
-// PodTemplates, and the rest (spec.template).
-func byResource(cronjob, podtemplate, other string) string {
-	return "(request.resource.resource == 'cronjobs' ? " + cronjob + " : request.resource.resource == 'podtemplates' ? " + podtemplate + " : " + other + ")"
+// byResource picks a CEL expression by the workload's resource, from the
+// template path of each kind of policy.Kinds: expr(path) for the kinds whose
+// template is elsewhere than at spec.template (CronJobs, PodTemplates), then
+// for the rest.
+func byResource(expr func(templatePath string) string) string {
+	out := ""
+	for _, k := range policy.Kinds {
+		if k.Workload() && k.TemplatePath != defaultTemplatePath {
+			out += "request.resource.resource == '" + k.Resource + "' ? " + expr(k.TemplatePath) + " : "
+		}
+	}
+	return "(" + out + expr(defaultTemplatePath) + ")"
+}
+
+// defaultTemplatePath is where most workloads keep their pod template.
+const defaultTemplatePath = "spec.template"
+
+// optional writes a field path as CEL optional field selection under root:
+// spec.template is root.spec.?template.
+func optional(root, path string) string {
+	first, rest, _ := strings.Cut(path, ".")
+	if rest == "" {
+		return root + ".?" + first
+	}
+	return root + "." + first + ".?" + strings.ReplaceAll(rest, ".", ".?")
+}
+
+// workloadRules are the webhook rules of the workload kinds of
+// policy.Kinds, one per API group in the order the groups first appear.
+func workloadRules() []admissionregistrationv1.NamedRuleWithOperations {
+	var groups []string
+	byGroup := map[string][]string{}
+	for _, k := range policy.Kinds {
+		if !k.Workload() {
+			continue
+		}
+		if _, ok := byGroup[k.Group]; !ok {
+			groups = append(groups, k.Group)
+		}
+		byGroup[k.Group] = append(byGroup[k.Group], k.Resource)
+	}
+	rules := make([]admissionregistrationv1.NamedRuleWithOperations, len(groups))
+	for i, g := range groups {
+		rules[i] = rule(createUpdate, g, byGroup[g]...)
+	}
+	return rules
 }
 
 func workloadTarget() target {
-	tmpl := byResource("object.spec.?jobTemplate.?spec.?template", "object.?template", "object.spec.?template")
-	oldTmpl := byResource("oldObject.spec.?jobTemplate.?spec.?template", "oldObject.?template", "oldObject.spec.?template")
+	tmpl := byResource(func(p string) string { return optional("object", p) })
+	oldTmpl := byResource(func(p string) string { return optional("oldObject", p) })
 	return target{
 		name:     WorkloadsPolicy,
 		workload: true,
-		rules: []admissionregistrationv1.NamedRuleWithOperations{
-			rule(createUpdate, "apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
-			rule(createUpdate, "batch", "jobs", "cronjobs"),
-			rule(createUpdate, "", "replicationcontrollers", "podtemplates"),
-		},
+		rules:    workloadRules(),
 		inScope: []admissionregistrationv1.MatchCondition{{
 			Name:       "hostprocess-template",
 			Expression: tmpl + ".?spec.hasValue() && " + hostProcessOf(tmpl+".?spec.orValue({})"),
@@ -100,10 +138,10 @@ func workloadTarget() target {
 			Name:       "changes-policy-fields",
 			Expression: "request.operation != 'UPDATE' || " + templateView(tmpl) + " != " + templateView(oldTmpl),
 		}},
-		spec:        byResource("object.spec.jobTemplate.spec.template.spec", "object.template.spec", "object.spec.template.spec"),
-		specPath:    byResource("'spec.jobTemplate.spec.template.spec'", "'template.spec'", "'spec.template.spec'"),
+		spec:        byResource(func(p string) string { return "object." + p + ".spec" }),
+		specPath:    byResource(func(p string) string { return "'" + p + ".spec'" }),
 		annotations: tmpl + ".?metadata.?annotations.orValue({})",
-		metaPath:    byResource("'spec.jobTemplate.spec.template.metadata'", "'template.metadata'", "'spec.template.metadata'"),
+		metaPath:    byResource(func(p string) string { return "'" + p + ".metadata'" }),
 	}
 }
 
@@ -129,8 +167,8 @@ func optList(opt string) string {
 	return "(" + opt + ".hasValue() ? [" + opt + ".value()] : [])"
 }
 
-// specView lists what the webhook compares on an UPDATE (webhook/review.go,
-// sameForPolicy) of the optional pod spec s: hostNetwork, securityContext,
+// specView lists what the webhook compares on an UPDATE (policy/update.go,
+// policy.SameForPolicy) of the optional pod spec s: hostNetwork, securityContext,
 // os, nodeSelector, affinity and each container's name, image and
 // securityContext; tolerations are left out.
 func specView(s string) string {
@@ -262,8 +300,12 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		return "variables.containers.filter(x, !(" + strings.Join(m, " || ") + ")).map(x, " +
 			vio("image", "'container ' + x.qname + ': image ' + "+quoteCEL("x.image")+" + "+lit(" is not allowed (allowed: "+s.allowedImages+")")) + ")"
 	})))
-	vars = append(vars, v("found", "variables.mixedViolations +\nvariables.hostNetworkViolations +\nvariables.userViolations +\nvariables.inheritUserViolations +\n"+
-		"variables.nonRootViolations +\nvariables.windowsOSViolations +\nvariables.namespaceViolations +\nvariables.imageViolations"))
+	// The violations in the order of policy.RuleTable, one variable per rule.
+	var all []string
+	for _, id := range policy.Rules {
+		all = append(all, "variables."+ruleVariables[id])
+	}
+	vars = append(vars, v("found", strings.Join(all, " +\n")))
 	if t.oldSpec == "" {
 		return append(vars, v("violations", "variables.found"))
 	}
@@ -307,6 +349,20 @@ func renamed(vars []admissionregistrationv1.Variable, prefix string, roots map[s
 	return out
 }
 
+// ruleVariables names the CEL variable that holds each rule's violations:
+// the rule's counterpart in the native policies. TestEveryRuleHasACELCounterpart
+// checks that every rule of policy.RuleTable has one.
+var ruleVariables = map[string]string{
+	policy.RuleHostProcessMixed: "mixedViolations",
+	policy.RuleHostNetwork:      "hostNetworkViolations",
+	policy.RuleRunAsUserName:    "userViolations",
+	policy.RuleInheritUser:      "inheritUserViolations",
+	policy.RuleRunAsNonRoot:     "nonRootViolations",
+	policy.RuleWindowsOS:        "windowsOSViolations",
+	policy.RuleNamespace:        "namespaceViolations",
+	policy.RuleImage:            "imageViolations",
+}
+
 // inheritUserMessage is the inheritUser rule's message, as in
 // policy/rule_inherituser.go.
 var inheritUserMessage = "'pod: ' + variables.metaPath + " + lit(".annotations["+InheritUserAnnotation+"] ") + " + " +
@@ -323,9 +379,9 @@ func (g *generator) needLabels() bool {
 }
 
 func (g *generator) validating(t target, mode config.Mode) admissionregistrationv1.ValidatingAdmissionPolicy {
-	msg := "'violates the HostProcess policy: ' + variables.violations.map(v, v.msg).join('; ')"
+	msg := "'" + policy.DeniedPrefix + "' + variables.violations.map(v, v.msg).join('; ')"
 	if mode == config.ModeWarn {
-		msg = "variables.violations.map(v, 'would violate the HostProcess policy: ' + v.msg).join('; ')"
+		msg = "variables.violations.map(v, '" + policy.WarnedPrefix + "' + v.msg).join('; ')"
 	}
 	forbidden := metav1.StatusReasonForbidden
 	return admissionregistrationv1.ValidatingAdmissionPolicy{

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,3 +31,46 @@ func TestHasPodSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestKinds checks each row of the table: its objects and lists are of its
+// kind, its template is found at its path, owners come before the kinds they
+// own, and Pods come last.
+func TestKinds(t *testing.T) {
+	owned := map[string]string{"ReplicaSet": "Deployment", "Job": "CronJob", "Pod": "ReplicaSet"}
+	pos := map[string]int{}
+	for i := range Kinds {
+		k := &Kinds[i]
+		pos[k.Kind] = i
+		obj := k.New()
+		if got := KindOf(obj); got != k {
+			t.Errorf("KindOf(%T) = %v, want %s", obj, got, k.Kind)
+		}
+		if KindFor(k.GroupKind()) != k || KindForResource(k.GroupResource()) != k {
+			t.Errorf("%s is not found by its group kind or resource", k.Kind)
+		}
+		if list := k.NewList(); !isListOf(list, obj) {
+			t.Errorf("%s: NewList returns %T", k.Kind, list)
+		}
+		tmpl := k.Extract(obj)
+		if tmpl.SpecPath != k.SpecPath() || tmpl.Workload != k.Workload() {
+			t.Errorf("%s: Extract gives path %q workload %v", k.Kind, tmpl.SpecPath, tmpl.Workload)
+		}
+		if tmpl.Spec == nil && k.Kind != "ReplicationController" {
+			t.Errorf("%s: Extract finds no pod spec in an empty object", k.Kind)
+		}
+	}
+	for kind, owner := range owned {
+		if pos[owner] > pos[kind] {
+			t.Errorf("%s comes after %s, which it owns", owner, kind)
+		}
+	}
+	if last := Kinds[len(Kinds)-1]; last.Kind != "Pod" || last.Workload() {
+		t.Errorf("the last kind is %s, want Pod", last.Kind)
+	}
+}
+
+func isListOf(list, obj interface{}) bool {
+	return fmtType(list) == fmtType(obj)+"List"
+}
+
+func fmtType(v interface{}) string { return reflect.TypeOf(v).Elem().Name() }

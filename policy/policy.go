@@ -179,15 +179,9 @@ func (p *Policy) Evaluate(in Input) Result {
 	ev := evaluation{p: p, in: in, res: Result{HostProcess: true}}
 	ev.scope, ev.nsMatched = p.scopeFor(in.Namespace)
 	ev.inheritValue, ev.inheritUser = inheritsUser(in.Annotations)
-	// The rules run in the order of Rules. Direct calls keep ev on the stack.
-	checkHostProcessMixed(&ev)
-	checkHostNetwork(&ev)
-	checkRunAsUserName(&ev)
-	checkInheritUser(&ev)
-	checkRunAsNonRoot(&ev)
-	checkWindowsOS(&ev)
-	checkNamespace(&ev)
-	checkImage(&ev)
+	for i := range RuleTable {
+		RuleTable[i].check(&ev)
+	}
 	warnIgnoredFields(&ev)
 	warnRuntime(&ev)
 	warnPlacement(&ev)

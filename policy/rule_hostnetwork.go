@@ -8,6 +8,9 @@ Field: spec.hostNetwork
 Allowed: true
 */
 
+// RuleHostNetwork is the rule's stable ID: messages, metrics and reports use it.
+const RuleHostNetwork = "hostNetwork"
+
 func checkHostNetwork(ev *evaluation) {
 	if ev.in.Spec.HostNetwork {
 		return

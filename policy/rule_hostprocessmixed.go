@@ -16,6 +16,9 @@ pod. A container that sets false, or that is unset while the pod level is unset
 or false, is a violation.
 */
 
+// RuleHostProcessMixed is the rule's stable ID: messages, metrics and reports use it.
+const RuleHostProcessMixed = "hostProcessMixed"
+
 const hostProcessMixedAllowed = " (allowed: true; a HostProcess pod cannot mix HostProcess and non-HostProcess containers)"
 
 func checkHostProcessMixed(ev *evaluation) {

@@ -16,6 +16,9 @@ Allowed: an image matching a pattern, where '*' matches any run of characters,
 the pod: "nginx" does not match "docker.io/library/*".
 */
 
+// RuleImage is the rule's stable ID: messages, metrics and reports use it.
+const RuleImage = "image"
+
 func checkImage(ev *evaluation) {
 	if len(ev.scope.images) == 0 {
 		return

@@ -18,6 +18,9 @@ Field:
 Reported once, against "pod".
 */
 
+// RuleInheritUser is the rule's stable ID: messages, metrics and reports use it.
+const RuleInheritUser = "inheritUser"
+
 func checkInheritUser(ev *evaluation) {
 	if !ev.inheritUser || ev.scope.systemAllowed() {
 		return

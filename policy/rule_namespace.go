@@ -11,6 +11,9 @@ selector matches. The kubernetes.io/metadata.name label always equals the
 namespace's name.
 */
 
+// RuleNamespace is the rule's stable ID: messages, metrics and reports use it.
+const RuleNamespace = "namespace"
+
 func checkNamespace(ev *evaluation) {
 	if ev.nsMatched {
 		return

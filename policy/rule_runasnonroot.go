@@ -15,6 +15,9 @@ Allowed: unset or false. A pod-level true is reported once, against "pod", when
 at least one container inherits it.
 */
 
+// RuleRunAsNonRoot is the rule's stable ID: messages, metrics and reports use it.
+const RuleRunAsNonRoot = "runAsNonRoot"
+
 const runAsNonRootAllowed = " is true (allowed: unset or false)"
 
 func checkRunAsNonRoot(ev *evaluation) {

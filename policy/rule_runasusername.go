@@ -29,6 +29,9 @@ container run as SYSTEM, runAsUserName has no effect and the rule inheritUser
 judges the pod instead.
 */
 
+// RuleRunAsUserName is the rule's stable ID: messages, metrics and reports use it.
+const RuleRunAsUserName = "runAsUserName"
+
 func checkRunAsUserName(ev *evaluation) {
 	if ev.inheritUser {
 		return

@@ -20,6 +20,9 @@ In without windows, NotIn with windows, DoesNotExist, or Gt/Lt (which only
 match integers).
 */
 
+// RuleWindowsOS is the rule's stable ID: messages, metrics and reports use it.
+const RuleWindowsOS = "windowsOS"
+
 // OSLabel is the well-known node label for the operating system.
 const OSLabel = "kubernetes.io/os"
 

@@ -1,5 +1,11 @@
 package policy
 
+import (
+	"reflect"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
 /*
 Changes after creation. A pod's containers and images, its runtime annotations
 (runtime.go) and, while it is scheduling-gated, its nodeSelector and node
@@ -47,4 +53,55 @@ func (p *Policy) EvaluateBinding(ns Namespace, annotations map[string]string) Re
 	ev.inheritValue, ev.inheritUser = inheritsUser(annotations)
 	checkInheritUser(&ev)
 	return ev.res
+}
+
+// SameRuntimeAnnotations reports whether the annotations the policy reads
+// (RuntimeAnnotations) are the same in old and cur.
+func SameRuntimeAnnotations(old, cur map[string]string) bool {
+	for _, key := range RuntimeAnnotations {
+		a, okA := old[key]
+		b, okB := cur[key]
+		if a != b || okA != okB {
+			return false
+		}
+	}
+	return true
+}
+
+// SameForPolicy reports whether an update leaves every field the policy
+// reads unchanged: hostNetwork, securityContext, os, nodeSelector, affinity
+// and each container's name, image and securityContext. Tolerations are left
+// out: adding them to a running pod is always allowed.
+func SameForPolicy(old, cur *corev1.PodSpec) bool {
+	if old == nil || cur == nil {
+		return old == cur
+	}
+	return reflect.DeepEqual(policyFields(old), policyFields(cur))
+}
+
+// policyFields is the part of a pod spec that the policy reads.
+func policyFields(s *corev1.PodSpec) corev1.PodSpec {
+	containers := func(cs []corev1.Container) []corev1.Container {
+		if cs == nil {
+			return nil
+		}
+		out := make([]corev1.Container, len(cs))
+		for i, c := range cs {
+			out[i] = corev1.Container{Name: c.Name, Image: c.Image, SecurityContext: c.SecurityContext}
+		}
+		return out
+	}
+	out := corev1.PodSpec{
+		HostNetwork: s.HostNetwork, SecurityContext: s.SecurityContext, OS: s.OS,
+		NodeSelector: s.NodeSelector, Affinity: s.Affinity,
+		InitContainers: containers(s.InitContainers), Containers: containers(s.Containers),
+	}
+	if s.EphemeralContainers != nil {
+		out.EphemeralContainers = make([]corev1.EphemeralContainer, len(s.EphemeralContainers))
+		for i, c := range s.EphemeralContainers {
+			out.EphemeralContainers[i].Name, out.EphemeralContainers[i].Image = c.Name, c.Image
+			out.EphemeralContainers[i].SecurityContext = c.SecurityContext
+		}
+	}
+	return out
 }

@@ -1,29 +1,5 @@
 package policy
 
-// Rule IDs. They are stable: messages, metrics and reports use them.
-const (
-	RuleHostProcessMixed = "hostProcessMixed"
-	RuleHostNetwork      = "hostNetwork"
-	RuleRunAsUserName    = "runAsUserName"
-	RuleInheritUser      = "inheritUser"
-	RuleRunAsNonRoot     = "runAsNonRoot"
-	RuleWindowsOS        = "windowsOS"
-	RuleNamespace        = "namespace"
-	RuleImage            = "image"
-)
-
-// Rules lists every rule ID in evaluation order.
-var Rules = []string{
-	RuleHostProcessMixed,
-	RuleHostNetwork,
-	RuleRunAsUserName,
-	RuleInheritUser,
-	RuleRunAsNonRoot,
-	RuleWindowsOS,
-	RuleNamespace,
-	RuleImage,
-}
-
 // PodTarget is the Container value of a violation that concerns the pod as a
 // whole rather than one container.
 const PodTarget = "pod"

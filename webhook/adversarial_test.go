@@ -6,17 +6,16 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"testing"
-
-	jsonv2 "github.com/go-json-experiment/json"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 // flippingNamespaces returns different labels on every call, as a namespace
@@ -114,7 +113,7 @@ func TestAdversarialReviews(t *testing.T) {
 
 // FuzzReview sends arbitrary bodies through the real validating and
 // mutating handlers: no panic, never a 5xx, the uid is echoed, and a body
-// that is not a well-formed review is never admitted.
+// that is not a well-formed review (envelope and object) is never admitted.
 func FuzzReview(f *testing.F) {
 	hp := hostProcessPod()
 	hp.Spec.SecurityContext.RunAsNonRoot = ptr.To(true)
@@ -131,17 +130,16 @@ func FuzzReview(f *testing.F) {
 	h := newHandler(f, nil, nil)
 	handlers := []http.Handler{h.Validate(), h.Mutate()}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var probe struct {
-			Request *struct {
-				UID string `json:"uid"`
-			} `json:"request"`
-		}
-		wellFormed := false
-		if rev, err := decodeReview(body); err == nil {
-			wellFormed = true
-			probe.Request = &struct {
-				UID string `json:"uid"`
-			}{UID: string(rev.Request.UID)}
+		// A review is well-formed when its envelope decodes and so does its
+		// object as the kind it claims; only then may it be admitted.
+		wellFormed, uid := false, ""
+		if req, err := decodeReview(body); err == nil {
+			wellFormed, uid = true, string(req.UID)
+			if k := policy.KindFor(schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}); k != nil && len(req.Object.Raw) > 0 {
+				if _, err := decodeObject(k, req.Object, "request.object"); err != nil {
+					wellFormed = false
+				}
+			}
 		}
 		for _, hh := range handlers {
 			rec := httptest.NewRecorder()
@@ -156,38 +154,9 @@ func FuzzReview(f *testing.F) {
 			if !wellFormed && out.Response.Allowed {
 				t.Fatalf("a malformed review was admitted: %q", body)
 			}
-			if wellFormed && string(out.Response.UID) != probe.Request.UID {
-				t.Fatalf("uid %q echoed as %q", probe.Request.UID, out.Response.UID)
+			if uid != "" && string(out.Response.UID) != uid {
+				t.Fatalf("uid %q echoed as %q", uid, out.Response.UID)
 			}
-		}
-	})
-}
-
-// FuzzWalkAgrees checks the scan of walk.go against decoding the same body
-// with json.Unmarshal (encoding/json/v2) into the same view types: whatever
-// the scan accepts, json.Unmarshal accepts and decodes the same; and
-// walkReview, which falls back to json.Unmarshal, agrees on every body.
-func FuzzWalkAgrees(f *testing.F) {
-	for _, seed := range scanSeeds(f) {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		var scanned, walked, unmarshalled review
-		s := &scanner{b: body}
-		ok := s.review(&scanned)
-		uerr := jsonv2.Unmarshal(body, &unmarshalled, decodeOptions)
-		if ok && uerr != nil {
-			t.Fatalf("the scan accepted a body json.Unmarshal refuses (%v): %q", uerr, body)
-		}
-		if ok && !reflect.DeepEqual(scanned, unmarshalled) {
-			t.Fatalf("the scan and json.Unmarshal decode %q differently:\n%+v\n%+v", body, scanned, unmarshalled)
-		}
-		werr := walkReview(body, &walked)
-		if (werr == nil) != (uerr == nil) {
-			t.Fatalf("walk: %v; json.Unmarshal: %v; body %q", werr, uerr, body)
-		}
-		if werr == nil && !reflect.DeepEqual(walked, unmarshalled) {
-			t.Fatalf("walk and json.Unmarshal decode %q differently:\n%+v\n%+v", body, walked, unmarshalled)
 		}
 	})
 }

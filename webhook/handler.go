@@ -10,12 +10,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -43,6 +42,11 @@ const (
 // limit is 3 MiB and etcd stores at most 1.5 MiB per object; a review wraps
 // the object and, for updates, the old object.
 const DefaultMaxBodyBytes = 4 << 20
+
+// MaxBodyBytesLimit bounds --max-body-bytes: the most a review from the API
+// server holds (two objects at its 3 MiB request limit and the rest, 7 MiB
+// as controller-runtime reckons), rounded up.
+const MaxBodyBytesLimit = 8 << 20
 
 // NamespaceGetter returns a namespace's labels.
 type NamespaceGetter interface {
@@ -84,7 +88,7 @@ const (
 	decisionError   = "error"
 )
 
-func (h *Handler) serve(name string, review func(context.Context, *request) outcome) http.Handler {
+func (h *Handler) serve(name string, review func(context.Context, *admissionv1.AdmissionRequest) outcome) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		if r.Method != http.MethodPost {
@@ -97,10 +101,7 @@ func (h *Handler) serve(name string, review func(context.Context, *request) outc
 		if limit <= 0 {
 			limit = DefaultMaxBodyBytes
 		}
-		buf := getBuffer(r.ContentLength, limit)
-		defer putBuffer(buf)
-		body, err := readBody(*buf, http.MaxBytesReader(w, r.Body, limit))
-		*buf = body
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
@@ -116,25 +117,18 @@ func (h *Handler) serve(name string, review func(context.Context, *request) outc
 			h.Metrics.observe(name, "", "", decisionError, start)
 			return
 		}
-		rev, err := decodeReview(body)
+		req, err := decodeReview(body)
 		if err != nil {
-			uid := ""
-			if rev != nil && rev.Request != nil {
-				uid = string(rev.Request.UID)
-			}
 			// A 200 with a denial when the uid is known, so the API server can
 			// match it; a 400 when it is not.
-			code := http.StatusBadRequest
-			if uid != "" {
-				code = http.StatusOK
+			uid, code := "", http.StatusBadRequest
+			if req != nil {
+				uid, code = string(req.UID), http.StatusOK
 			}
-			out := errored(http.StatusBadRequest, err.Error())
-			out.resp.UID = types.UID(uid)
-			h.write(w, code, &out.resp)
+			h.writeError(w, code, uid, err.Error())
 			h.Metrics.observe(name, "", "", decisionError, start)
 			return
 		}
-		req := rev.Request
 		out := review(r.Context(), req)
 		out.resp.UID = req.UID
 		h.write(w, http.StatusOK, &out.resp)
@@ -152,147 +146,115 @@ func (h *Handler) serve(name string, review func(context.Context, *request) outc
 
 // validate is the validating webhook: Pods (CREATE, and UPDATE through the
 // pod or a subresource), Bindings and workload pod templates.
-func (h *Handler) validate(ctx context.Context, req *request) outcome {
-	if skip, ok := h.outOfScope(req, true); ok {
-		return skip
+func (h *Handler) validate(ctx context.Context, req *admissionv1.AdmissionRequest) outcome {
+	kind, p, t, answer := h.read(req, true)
+	if answer != nil {
+		return *answer
 	}
-	p := h.Policy()
-	if out, exempt := exemption(p, req); exempt {
-		return out
-	}
-	if req.SubResource == "binding" {
+	if kind == nil {
 		return h.validateBinding(ctx, p, req)
-	}
-	gk := metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
-	t, err := decodeTarget(gk, req.Object)
-	if err != nil {
-		return errored(http.StatusBadRequest, err.Error())
 	}
 	// before is the pod as it was, for an update of a Pod (or of one of its
 	// subresources): only the violations the update introduces count.
 	var before *target
 	if req.Operation == admissionv1.Update {
-		old, err := decodeTarget(gk, req.OldObject)
-		// The kubelet reads a pod's annotations each time it creates the pod's
-		// sandbox, and a template's reach every new pod: both count.
-		if err == nil && sameForPolicy(old.spec, t.spec) && sameRuntimeAnnotations(old.annotations, t.annotations) {
-			// Relabelling, finalizers, tolerations, scheduling gates, scaling,
-			// status: nothing the policy reads changed.
-			return allowed()
-		}
-		if err == nil && !t.workload {
-			before = &old
+		oldObj, err := decodeObject(kind, req.OldObject, "request.oldObject")
+		if err == nil {
+			old := newTarget(kind, oldObj)
+			// The kubelet reads a pod's annotations each time it creates the pod's
+			// sandbox, and a template's reach every new pod: both count.
+			if policy.SameForPolicy(old.Spec, t.Spec) && policy.SameRuntimeAnnotations(old.annotations(), t.annotations()) {
+				// Relabelling, finalizers, tolerations, scheduling gates, scaling,
+				// status: nothing the policy reads changed.
+				return allowed()
+			}
+			if !t.Workload {
+				before = &old
+			}
 		}
 	}
-	if t.spec == nil {
-		return allowed()
-	}
-	ps := t.spec.podSpec()
-	defer ps.release()
-	spec := &ps.spec
-	if !policy.IsHostProcess(spec) {
+	if t.Spec == nil || !policy.IsHostProcess(t.Spec) {
 		return allowed()
 	}
 	ns, err := h.namespace(ctx, p, req.Namespace)
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the HostProcess namespace rules, so the pod is denied: %v", req.Namespace, err))
 	}
-	res := p.Evaluate(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath, Annotations: t.annotations, Kind: req.Kind.Kind})
-	if before != nil && before.spec != nil && len(res.Violations) > 0 {
-		old := before.spec.podSpec()
-		defer old.release()
-		was := p.Evaluate(policy.Input{Namespace: ns, Spec: &old.spec, SpecPath: before.specPath, Annotations: before.annotations, Kind: req.Kind.Kind})
+	res := p.Evaluate(policy.Input{Namespace: ns, Spec: t.Spec, SpecPath: t.SpecPath, Annotations: t.annotations(), Kind: req.Kind.Kind})
+	if before != nil && before.Spec != nil && len(res.Violations) > 0 {
+		was := p.Evaluate(policy.Input{Namespace: ns, Spec: before.Spec, SpecPath: before.SpecPath, Annotations: before.annotations(), Kind: req.Kind.Kind})
 		res.Violations = policy.Introduced(was.Violations, res.Violations, req.SubResource == "ephemeralcontainers")
 	}
-	mode := p.ModeFor(t.workload)
-	return h.verdict(req, t, mode, &res)
+	return h.verdict(req, t, p.ModeFor(t.Workload), &res)
 }
 
 // validateBinding judges the runtime annotations of a Binding, which the API
 // server merges into the pod it binds (policy.EvaluateBinding).
-func (h *Handler) validateBinding(ctx context.Context, p *policy.Policy, req *request) outcome {
-	if req.Object == nil {
+func (h *Handler) validateBinding(ctx context.Context, p *policy.Policy, req *admissionv1.AdmissionRequest) outcome {
+	var b corev1.Binding
+	if len(req.Object.Raw) == 0 {
 		return errored(http.StatusBadRequest, "request has no Binding object")
 	}
-	t := target{name: req.Name, annotations: req.Object.Metadata.Annotations}
-	if len(t.annotations) == 0 {
-		return allowed()
+	if err := unmarshal(req.Object.Raw, &b); err != nil {
+		return errored(http.StatusBadRequest, decodeError("request.object", withIndices(req.Object.Raw, err)).Error())
+	}
+	t := target{name: req.Name, Template: policy.Template{Meta: &b.ObjectMeta}}
+	if policy.SameRuntimeAnnotations(nil, b.Annotations) {
+		return allowed() // none of the annotations the policy reads
 	}
 	ns, err := h.namespace(ctx, p, req.Namespace)
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the Binding's runtime annotations, so it is denied: %v", req.Namespace, err))
 	}
-	res := p.EvaluateBinding(ns, t.annotations)
+	res := p.EvaluateBinding(ns, b.Annotations)
 	return h.verdict(req, t, p.ModeFor(false), &res)
 }
 
 // verdict turns an evaluation into a response under mode.
-func (h *Handler) verdict(req *request, t target, mode config.Mode, res *policy.Result) outcome {
+func (h *Handler) verdict(req *admissionv1.AdmissionRequest, t target, mode config.Mode, res *policy.Result) outcome {
+	d := policy.Decide(res, mode)
 	if len(res.Violations) == 0 {
 		out := allowed()
-		out.resp.Warnings = res.Warnings
+		out.resp.Warnings = d.Warnings
 		return out
 	}
 	for _, v := range res.Violations {
 		h.Metrics.violation(v.Rule, string(mode), req.Namespace)
 	}
-	annotations := map[string]string{
-		AnnotationViolations: violationsJSON(res.Violations),
-		AnnotationMode:       string(mode),
-	}
 	var out outcome
-	switch mode {
-	case config.ModeWarn:
-		out = allowed()
-		out.decision = decisionWarned
-		for _, v := range res.Violations {
-			out.resp.Warnings = append(out.resp.Warnings, "would violate the HostProcess policy: "+v.Message)
-		}
-		out.resp.Warnings = append(out.resp.Warnings, res.Warnings...)
-	case config.ModeAudit:
+	switch {
+	case !d.Allowed:
+		out = denied(req, t, d.Reason)
+	case d.Audited:
 		out = allowed()
 		out.decision = decisionAudited
 	default:
-		msgs := make([]string, len(res.Violations))
-		for i, v := range res.Violations {
-			msgs[i] = v.Message
-		}
-		out = denied(req, t, strings.Join(msgs, "; "))
-		out.resp.Warnings = res.Warnings
+		out = allowed()
+		out.decision = decisionWarned
 	}
-	out.resp.AuditAnnotations = annotations
+	out.resp.Warnings = d.Warnings
+	out.resp.AuditAnnotations = map[string]string{
+		AnnotationViolations: violationsJSON(res.Violations),
+		AnnotationMode:       string(mode),
+	}
 	return out
 }
 
-// mutate is the mutating webhook: Pods on CREATE.
-func (h *Handler) mutate(ctx context.Context, req *request) outcome {
-	if skip, ok := h.outOfScope(req, false); ok {
-		return skip
+// mutate is the mutating webhook: Pods on CREATE, and workloads on CREATE
+// under defaults.workloadTemplates.
+func (h *Handler) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) outcome {
+	_, p, t, answer := h.read(req, false)
+	if answer != nil {
+		return *answer
 	}
-	p := h.Policy()
-	if out, exempt := exemption(p, req); exempt {
-		return out
-	}
-	// Pods, and workloads for defaults.workloadTemplates (Default says
-	// whether a template gets defaults).
-	t, err := decodeTarget(metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}, req.Object)
-	if err != nil {
-		return errored(http.StatusBadRequest, err.Error())
-	}
-	if t.spec == nil || (t.workload && !p.Config().Defaults.WorkloadTemplates) {
-		return allowed()
-	}
-	ps := t.spec.podSpec()
-	defer ps.release()
-	spec := &ps.spec
-	if !policy.IsHostProcess(spec) {
+	if t.Spec == nil || (t.Workload && !p.Config().Defaults.WorkloadTemplates) || !policy.IsHostProcess(t.Spec) {
 		return allowed()
 	}
 	ns, err := h.namespace(ctx, p, req.Namespace)
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to apply the HostProcess defaults, so the pod is denied: %v", req.Namespace, err))
 	}
-	ops := p.Default(policy.Input{Namespace: ns, Spec: spec, SpecPath: t.specPath, Annotations: t.annotations, Kind: req.Kind.Kind})
+	ops := p.Default(policy.Input{Namespace: ns, Spec: t.Spec, SpecPath: t.SpecPath, Annotations: t.annotations(), Kind: req.Kind.Kind})
 	out := allowed()
 	if len(ops) > 0 {
 		patch, err := json.Marshal(ops)
@@ -305,6 +267,30 @@ func (h *Handler) mutate(ctx context.Context, req *request) outcome {
 	return out
 }
 
+// read returns the kind, the policy in force and the decoded object of a
+// request this webhook evaluates, or the answer to one it does not: out of
+// scope, exempt, or unreadable (fail closed). The kind of a Binding
+// (pods/binding) is nil: validateBinding reads it.
+func (h *Handler) read(req *admissionv1.AdmissionRequest, validating bool) (*policy.Kind, *policy.Policy, target, *outcome) {
+	kind, skip, ok := h.inScope(req, validating)
+	if !ok {
+		return nil, nil, target{}, &skip
+	}
+	p := h.Policy()
+	if out, exempt := exemption(p, req); exempt {
+		return nil, nil, target{}, &out
+	}
+	if kind == nil {
+		return nil, p, target{}, nil
+	}
+	obj, err := decodeObject(kind, req.Object, "request.object")
+	if err != nil {
+		out := errored(http.StatusBadRequest, err.Error())
+		return nil, nil, target{}, &out
+	}
+	return kind, p, newTarget(kind, obj), nil
+}
+
 // podSubresources are the ways into a Pod that can change what its node runs
 // (docs/policy.md, "Updates"): the pod itself, its ephemeral containers, its
 // status (which keeps changes of metadata), its resources (resize, which the
@@ -312,36 +298,38 @@ func (h *Handler) mutate(ctx context.Context, req *request) outcome {
 // the pod). The Binding's object is a Binding; the others' is the Pod.
 var podSubresources = map[string]bool{"": true, "ephemeralcontainers": true, "status": true, "resize": true, "binding": true}
 
-// outOfScope admits requests this webhook does not evaluate: other
-// operations, subresources and resources. validating selects the
-// validating webhook's scope (pods, pods/ephemeralcontainers, workloads on
-// CREATE and UPDATE) or the mutating one's (pods and workloads on CREATE).
-func (h *Handler) outOfScope(req *request, validating bool) (outcome, bool) {
+// inScope returns the kind of a request this webhook evaluates, or the
+// answer to one it does not: other operations, subresources and resources
+// are admitted. validating selects the validating webhook's scope (pods and
+// their subresources, workloads on CREATE and UPDATE) or the mutating one's
+// (pods and workloads on CREATE).
+func (h *Handler) inScope(req *admissionv1.AdmissionRequest, validating bool) (*policy.Kind, outcome, bool) {
 	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
 	isPod := gr == schema.GroupResource{Resource: "pods"}
 	switch {
 	case !validating && (!policy.HasPodSpec(gr) || req.Operation != admissionv1.Create || req.SubResource != ""):
-		return allowed(), true
+		return nil, allowed(), false
 	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
-		return allowed(), true
+		return nil, allowed(), false
 	case isPod && !podSubresources[req.SubResource]:
-		return allowed(), true
+		return nil, allowed(), false
 	case !isPod && (req.SubResource != "" || !policy.HasPodSpec(gr)):
-		return allowed(), true
+		return nil, allowed(), false
 	case isPod && req.SubResource == "binding":
 		if req.Kind.Group != "" || req.Kind.Kind != "Binding" {
-			return errored(http.StatusBadRequest, fmt.Sprintf("resource pods/binding has unexpected kind %s", req.Kind.Kind)), true
+			return nil, errored(http.StatusBadRequest, fmt.Sprintf("resource pods/binding has unexpected kind %s", req.Kind.Kind)), false
 		}
-		return outcome{}, false
+		return nil, outcome{}, true
 	}
-	if _, ok := kindPaths[metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}]; !ok {
-		return errored(http.StatusBadRequest, fmt.Sprintf("resource %s has unexpected kind %s", gr.String(), req.Kind.Kind)), true
+	kind := policy.KindFor(schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind})
+	if kind == nil {
+		return nil, errored(http.StatusBadRequest, fmt.Sprintf("resource %s has unexpected kind %s", gr.String(), req.Kind.Kind)), false
 	}
-	return outcome{}, false
+	return kind, outcome{}, true
 }
 
 // exemption admits requests from exempt namespaces and users, recording why.
-func exemption(p *policy.Policy, req *request) (outcome, bool) {
+func exemption(p *policy.Policy, req *admissionv1.AdmissionRequest) (outcome, bool) {
 	var reason string
 	switch {
 	case p.ExemptNamespace(req.Namespace):
@@ -381,13 +369,13 @@ func allowed() outcome {
 
 // denied is a 403 Forbidden denial naming the object, as the API server's
 // own admission plugins word theirs.
-func denied(req *request, t target, reason string) outcome {
+func denied(req *admissionv1.AdmissionRequest, t target, reason string) outcome {
 	name := t.name
 	if name == "" {
 		name = req.Name
 	}
 	err := apierrors.NewForbidden(schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}, name,
-		errors.New("violates the HostProcess policy: "+reason))
+		errors.New(policy.DeniedPrefix+reason))
 	status := err.Status()
 	return outcome{resp: admissionv1.AdmissionResponse{Allowed: false, Result: &status}, decision: decisionDenied}
 }
@@ -414,7 +402,10 @@ func reasonFor(code int32) metav1.StatusReason {
 }
 
 func (h *Handler) write(w http.ResponseWriter, code int, resp *admissionv1.AdmissionResponse) {
-	body, err := encodeResponse(resp)
+	body, err := json.Marshal(&admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
+		Response: resp,
+	})
 	if err != nil {
 		h.Log.Error(err, "encoding the AdmissionReview response")
 		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
@@ -432,49 +423,6 @@ func (h *Handler) writeError(w http.ResponseWriter, code int, uid, msg string) {
 	h.write(w, code, &out.resp)
 }
 
-// Request bodies are read into pooled buffers, sized from Content-Length
-// when the client sends one: the decoded review copies what it keeps, so a
-// buffer is free again once the response is written. Buffers that grew
-// past maxPooledBuffer are left to the garbage collector.
-const maxPooledBuffer = 256 << 10
-
-var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
-func getBuffer(contentLength, limit int64) *[]byte {
-	buf := bufferPool.Get().(*[]byte)
-	// One byte more than the body, so that reading it ends at EOF without
-	// growing; a Content-Length is only a claim, so it never reserves more
-	// than a pooled buffer holds.
-	if n := contentLength + 1; contentLength > 0 && n <= min(limit+1, maxPooledBuffer) && int64(cap(*buf)) < n {
-		*buf = make([]byte, 0, n)
-	}
-	*buf = (*buf)[:0]
-	return buf
-}
-
-func putBuffer(buf *[]byte) {
-	if cap(*buf) <= maxPooledBuffer {
-		bufferPool.Put(buf)
-	}
-}
-
-// readBody appends all of r to b, like io.ReadAll into a given buffer.
-func readBody(b []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
-}
-
 func violationsJSON(vs []policy.Violation) string {
 	b, err := json.Marshal(vs)
 	if err != nil {
@@ -484,7 +432,7 @@ func violationsJSON(vs []policy.Violation) string {
 }
 
 // resourceLabel bounds the resource metric label to known values.
-func resourceLabel(req *request) string {
+func resourceLabel(req *admissionv1.AdmissionRequest) string {
 	gr := schema.GroupResource{Group: req.Resource.Group, Resource: req.Resource.Resource}
 	if !policy.HasPodSpec(gr) {
 		return "other"

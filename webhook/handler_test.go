@@ -406,10 +406,19 @@ func TestHostileBodies(t *testing.T) {
 	for _, tc := range []struct{ name, request, msg string }{
 		{"a duplicate name, which the API server and the webhook could read differently,",
 			`"object":{"spec":{"securityContext":{"windowsOptions":{"hostProcess":false,"hostProcess":true}}}}`,
-			"malformed AdmissionReview: invalid JSON at byte 263 (request.object.spec.securityContext.windowsOptions.hostProcess): duplicate object member name"},
+			"malformed AdmissionReview: request.object.spec.securityContext.windowsOptions.hostProcess: duplicate field"},
 		{"a container field of the wrong type",
 			`"object":{"spec":{"containers":[{"name":"a"},{"name":5}]}}`,
 			"malformed AdmissionReview: request.object.spec.containers[1].name: JSON number where a string is expected"},
+		{"a wrong type deep in a later container",
+			`"object":{"spec":{"initContainers":[{"name":"i"}],"containers":[{"name":"a"},{"name":"b","securityContext":{"windowsOptions":{"hostProcess":"yes"}}}]}}`,
+			"malformed AdmissionReview: request.object.spec.containers[1].securityContext.windowsOptions.hostProcess: JSON string where a boolean is expected"},
+		{"a list where a string is expected",
+			`"object":{"spec":{"containers":[{"name":["a"]}]}}`,
+			"malformed AdmissionReview: request.object.spec.containers[0].name: JSON array where a string is expected"},
+		{"a duplicate annotation",
+			`"object":{"metadata":{"annotations":{"microsoft.com/hostprocess-inherit-user":"false","microsoft.com/hostprocess-inherit-user":"true"}}}`,
+			"malformed AdmissionReview: request.object.metadata.annotations.microsoft.com/hostprocess-inherit-user: duplicate field"},
 		{"a number out of range",
 			`"object":{"spec":{"securityContext":{"runAsUser":99999999999999999999}}}`,
 			"malformed AdmissionReview: request.object.spec.securityContext.runAsUser: JSON number: value out of range"},
@@ -431,109 +440,42 @@ func TestHostileBodies(t *testing.T) {
 	})
 }
 
-// TestViewAgreesWithTypedExtraction checks that the webhook's trimmed decode
-// gives the same verdict and defaults as policy.Extract on the typed object,
-// for every kind.
-func TestViewAgreesWithTypedExtraction(t *testing.T) {
-	cfg := config.Default()
-	cfg.AllowedLocalGroups = []string{"hpc-agents"}
-	cfg.Defaults.LocalGroupNodeAffinity = true
-	cfg.Defaults.Tolerations = []corev1.Toleration{{Key: "os", Operator: "Equal", Value: "windows", Effect: "NoSchedule"}}
-	p, _ := policy.New(cfg)
-	pod := hostProcessPod()
-	pod.Spec.HostNetwork = false
-	pod.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "x", SecurityContext: &corev1.SecurityContext{RunAsNonRoot: ptr.To(true)}}}
-	pod.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "dbg", Image: "y"}}}
-	pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{WindowsOptions: &corev1.WindowsSecurityContextOptions{RunAsUserName: ptr.To("hpc-agents")}, Privileged: ptr.To(true)}
-	pod.Spec.NodeSelector = map[string]string{"pool": "win"}
-	pod.Spec.OS = &corev1.PodOS{Name: "linux"}
-	tmpl := corev1.PodTemplateSpec{Spec: pod.Spec}
-	for _, obj := range []runtime.Object{
-		pod,
-		&appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, Spec: appsv1.DeploymentSpec{Template: tmpl}},
-		&appsv1.ReplicaSet{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "ReplicaSet"}, Spec: appsv1.ReplicaSetSpec{Template: tmpl}},
-		&appsv1.StatefulSet{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"}, Spec: appsv1.StatefulSetSpec{Template: tmpl}},
-		&appsv1.DaemonSet{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"}, Spec: appsv1.DaemonSetSpec{Template: tmpl}},
-		&batchv1.Job{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}, Spec: batchv1.JobSpec{Template: tmpl}},
-		&batchv1.CronJob{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"}, Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tmpl}}}},
-		&corev1.ReplicationController{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ReplicationController"}, Spec: corev1.ReplicationControllerSpec{Template: &tmpl}},
-		&corev1.PodTemplate{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodTemplate"}, Template: tmpl},
-	} {
-		gvk := obj.GetObjectKind().GroupVersionKind()
-		t.Run(gvk.Kind, func(t *testing.T) {
-			typed, err := policy.Extract(obj)
-			if err != nil {
-				t.Fatal(err)
+// TestValidateEveryKind sends a violating object of every kind of
+// policy.Kinds: each is decoded as its kind and evaluated at its spec path.
+func TestValidateEveryKind(t *testing.T) {
+	bad := hostProcessPod()
+	bad.Spec.HostNetwork = false
+	enforce := func(c *config.AdmissionConfiguration) { c.WorkloadMode = config.ModeEnforce }
+	h := newHandler(t, enforce, nil)
+	for i := range policy.Kinds {
+		k := &policy.Kinds[i]
+		t.Run(k.Kind, func(t *testing.T) {
+			obj := k.New()
+			if rc, ok := obj.(*corev1.ReplicationController); ok {
+				rc.Spec.Template = &corev1.PodTemplateSpec{}
 			}
-			raw, _ := json.Marshal(obj)
-			var decoded objectView
-			if err := json.Unmarshal(raw, &decoded); err != nil {
-				t.Fatal(err)
-			}
-			view, err := decodeTarget(metav1.GroupKind{Group: gvk.Group, Kind: gvk.Kind}, &decoded)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if view.specPath != typed.SpecPath || view.workload != typed.Workload {
-				t.Fatalf("path %q workload %v, typed %q %v", view.specPath, view.workload, typed.SpecPath, typed.Workload)
-			}
-			ns := policy.Namespace{Name: "kube-system"}
-			got := p.Evaluate(policy.Input{Namespace: ns, Spec: &view.spec.podSpec().spec, SpecPath: view.specPath})
-			want := p.Evaluate(policy.Input{Namespace: ns, Spec: typed.Spec, SpecPath: typed.SpecPath})
-			if !reflect.DeepEqual(got, want) || len(want.Violations) != 3 {
-				t.Fatalf("view result %+v\ntyped result %+v", got, want)
-			}
-			gotPatch, _ := json.Marshal(p.Default(policy.Input{Namespace: ns, Spec: &view.spec.podSpec().spec}))
-			wantPatch, _ := json.Marshal(p.Default(policy.Input{Namespace: ns, Spec: typed.Spec}))
-			if string(gotPatch) != string(wantPatch) {
-				t.Fatalf("view patch %s\ntyped patch %s", gotPatch, wantPatch)
+			tmpl := k.Extract(obj)
+			*tmpl.Spec = *bad.Spec.DeepCopy()
+			obj.GetObjectKind().SetGroupVersionKind(k.GroupVersionKind)
+			obj.(metav1.Object).SetName("agent")
+			_, resp := post(t, h.Validate(), reviewBody(t, obj, reviewOpts{group: k.Group, resource: k.Resource, kind: k.Kind}))
+			gr := k.GroupResource()
+			want := gr.String() + ` "agent" is forbidden: violates the HostProcess policy: pod: ` + k.SpecPath() + `.hostNetwork is false (allowed: true)`
+			if resp.Allowed || resp.Result.Message != want {
+				t.Fatalf("allowed %v message %q, want %q", resp.Allowed, resp.Result.Message, want)
 			}
 		})
 	}
 }
 
-// TestReadBodyIntoPooledBuffers reads bodies around the pooled buffer's
-// sizes, with honest, missing and lying Content-Lengths, and checks every
-// byte arrives and a buffer is never kept past maxPooledBuffer.
-func TestReadBodyIntoPooledBuffers(t *testing.T) {
-	for _, size := range []int{1, 16<<10 - 1, 16 << 10, 16<<10 + 1, maxPooledBuffer, maxPooledBuffer + 1, 1 << 20} {
-		for _, claim := range []int64{-1, 0, int64(size), int64(size) / 2, int64(size) * 2} {
-			body := bytes.Repeat([]byte{'x'}, size)
-			body[size-1] = 'y'
-			buf := getBuffer(claim, DefaultMaxBodyBytes)
-			if cap(*buf) > maxPooledBuffer {
-				t.Fatalf("size %d claim %d: a buffer of %d bytes was reserved", size, claim, cap(*buf))
-			}
-			got, err := readBody(*buf, bytes.NewReader(body))
-			if err != nil || !bytes.Equal(got, body) {
-				t.Fatalf("size %d claim %d: read %d bytes, err %v", size, claim, len(got), err)
-			}
-			*buf = got
-			putBuffer(buf)
-		}
-	}
-}
-
-// TestPooledSpecsCarryNothingOver converts a large view, releases it and
-// converts smaller ones: each spec holds exactly its own view's containers.
-func TestPooledSpecsCarryNothingOver(t *testing.T) {
-	sc := &corev1.SecurityContext{WindowsOptions: &corev1.WindowsSecurityContextOptions{HostProcess: ptr.To(true)}}
-	big := &podSpecView{HostNetwork: true, NodeSelector: map[string]string{"a": "b"},
-		InitContainers:      []containerView{{Name: "i1", SecurityContext: sc}},
-		Containers:          []containerView{{Name: "c1", Image: "x"}, {Name: "c2"}, {Name: "c3"}},
-		EphemeralContainers: []containerView{{Name: "e1"}}}
-	for range 3 {
-		big.podSpec().release()
-	}
-	small := &podSpecView{Containers: []containerView{{Name: "only", Image: "y"}}}
-	ps := small.podSpec()
-	defer ps.release()
-	want := corev1.PodSpec{Containers: []corev1.Container{{Name: "only", Image: "y"}}}
-	if !reflect.DeepEqual(ps.spec, want) {
-		t.Fatalf("spec after reuse = %+v, want %+v", ps.spec, want)
-	}
-	if cap(ps.spec.Containers) != 1 || len(ps.spec.InitContainers) != 0 || ps.spec.EphemeralContainers != nil {
-		t.Fatalf("spec after reuse has room for other containers: %d containers of capacity %d, %d init, %d ephemeral",
-			len(ps.spec.Containers), cap(ps.spec.Containers), len(ps.spec.InitContainers), len(ps.spec.EphemeralContainers))
+func TestValidateUpdateOfAWorkloadWithoutATemplate(t *testing.T) {
+	rc := &corev1.ReplicationController{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ReplicationController"},
+		ObjectMeta: metav1.ObjectMeta{Name: "rc", Namespace: "kube-system"}}
+	scaled := rc.DeepCopy()
+	scaled.Spec.Replicas = ptr.To(int32(3))
+	_, resp := post(t, newHandler(t, nil, nil).Validate(), reviewBody(t, scaled,
+		reviewOpts{resource: "replicationcontrollers", kind: "ReplicationController", op: admissionv1.Update, old: rc}))
+	if !resp.Allowed {
+		t.Fatalf("denied: %+v", resp.Result)
 	}
 }

@@ -28,7 +28,7 @@
 // handler's CPU profile summary in bench/results/handler-profile.txt, and the
 // handler's instructions per review counted with valgrind's callgrind.
 //
-// Usage: go run ./hack/bench [flags]   (make bench)
+// Usage: go -C hack/bench run . [flags]   (make bench)
 //
 // Linux only: it reads /proc and starts the control plane of internal/testenv.
 package main

@@ -39,8 +39,8 @@ func goBenchmarks(ctx context.Context, root, work, out string, rep *report) erro
 	}
 	profile := filepath.Join(work, "handler.pprof")
 	bin := filepath.Join(work, "bench.test")
-	logf("go test -bench 'Benchmark(Validate|Mutate)Handler' -cpuprofile ./hack/bench")
-	res, err = goTestBench(ctx, root, "./hack/bench", "^Benchmark(Validate|Mutate)Handler$", "-o", bin, "-cpuprofile", profile)
+	logf("go -C hack/bench test -bench 'Benchmark(Validate|Mutate)Handler' -cpuprofile .")
+	res, err = goTestBench(ctx, filepath.Join(root, "hack", "bench"), ".", "^Benchmark(Validate|Mutate)Handler$", "-o", bin, "-cpuprofile", profile)
 	if err != nil {
 		return err
 	}
@@ -77,11 +77,12 @@ var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
 // goTestBench runs benchmarks matching re in pkg three times and returns the
 // median of each figure.
-func goTestBench(ctx context.Context, root, pkg, re string, extra ...string) (map[string]goBench, error) {
+// goTestBench runs the benchmarks re of pkg, in the module at dir.
+func goTestBench(ctx context.Context, dir, pkg, re string, extra ...string) (map[string]goBench, error) {
 	args := append([]string{"test", "-run", "^$", "-bench", re, "-benchmem", "-count", "3"}, extra...)
 	args = append(args, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = root
+	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -179,12 +180,12 @@ func auditScale(ctx context.Context, root string, timeout time.Duration) *auditR
 	if err := landed.Run(); err != nil {
 		return &auditResult{Status: "not run: the audit scale test (hack/bench/audit) has not landed"}
 	}
-	logf("go run ./hack/bench/audit (at most %s)", timeout)
+	logf("go -C hack/bench run ./audit (at most %s)", timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "run", "./hack/bench/audit")
-	cmd.Dir = root
+	cmd := exec.CommandContext(ctx, "go", "run", "./audit")
+	cmd.Dir = filepath.Join(root, "hack", "bench")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -192,7 +193,7 @@ func auditScale(ctx context.Context, root string, timeout time.Duration) *auditR
 	if err != nil {
 		r.Status = fmt.Sprintf("FAILED after %.0fs: %v: %s", r.Seconds, err, tail1(stderr.String(), 10))
 	} else {
-		r.Status = fmt.Sprintf("ran in %.0fs (go run ./hack/bench/audit)", r.Seconds)
+		r.Status = fmt.Sprintf("ran in %.0fs (go -C hack/bench run ./audit)", r.Seconds)
 	}
 	return r
 }

@@ -115,6 +115,10 @@ type goal struct {
 	Value  float64 `json:"value"`
 	Target float64 `json:"target"`
 	Met    bool    `json:"met"`
+	// Informational goals are reported but decide nothing: the server-level
+	// ratios measure only the webhook's own decoding, which the end-to-end
+	// figures judge.
+	Informational bool `json:"informational,omitempty"`
 }
 
 func (o options) describe() map[string]string {
@@ -275,6 +279,19 @@ func (r *report) summarize() {
 			r.E2ERatios[c+"/apiserver_accounted_cpu"] = spreadOf(ratios)
 		}
 	}
+	// HostProcess pods/s with serve against the same configurations calling
+	// B, which decodes nothing, in the same repeat.
+	var bare []float64
+	for _, e := range r.E2E {
+		for _, b := range r.E2E {
+			if e.Case == "hostprocess" && b.Case == "bare" && b.Repeat == e.Repeat && b.PodsPerS > 0 {
+				bare = append(bare, e.PodsPerS/b.PodsPerS)
+			}
+		}
+	}
+	if len(bare) > 0 {
+		r.E2ERatios["hostprocess/bare_pods_per_s"] = spreadOf(bare)
+	}
 	r.checkGoals()
 }
 
@@ -316,6 +333,16 @@ func (r *report) checkGoals() {
 		}
 		r.Goals = append(r.Goals, goal{Goal: name, Value: round(v, 3), Target: target, Met: v <= target})
 	}
+	// The server-level ratios measure only the webhook's own decoding:
+	// informational (issue 22); the end-to-end goals decide.
+	informational := func(n int) {
+		for i := len(r.Goals) - n; i < len(r.Goals); i++ {
+			if i >= 0 {
+				r.Goals[i].Informational = true
+			}
+		}
+	}
+	n := len(r.Goals)
 	ratio("max sustainable rate A/B ≥ 0.9", r.MaxRateRPS["A"], r.MaxRateRPS["B"], 0.9, true)
 	ratio("max sustainable rate A/C ≥ 1.5", r.MaxRateRPS["A"], r.MaxRateRPS["C"], 1.5, true)
 	perRepeat := func(key string) string {
@@ -326,6 +353,7 @@ func (r *report) checkGoals() {
 	}
 	ratio("CPU per review A/B ≤ 1.15"+perRepeat("cpu_per_review"), r.CPUPerReview["A"], r.CPUPerReview["B"], 1.15, false)
 	ratio("p99 at 1000/s A/B ≤ 1.25"+perRepeat("p99_at_1000"), r.P99At1000["A"], r.P99At1000["B"], 1.25, false)
+	informational(len(r.Goals) - n)
 	abs("RSS of A idle ≤ 40 MiB", r.RSS["A_idle"], 40)
 	abs("RSS of A at 1000/s ≤ 80 MiB", r.RSS["A_load"], 80)
 	// The end-to-end goals are on the median of the per-repeat ratios.
@@ -345,7 +373,10 @@ func (r *report) checkGoals() {
 	// admission, against the baseline's CPU per pod.
 	e2e("e2e kube-apiserver CPU per plain pod, accounted from its profiles, chart configurations / none ≤ 1.03", "plain/apiserver_accounted_cpu", 1.03, false)
 	e2e("e2e kube-apiserver CPU per HostProcess pod (less idle), webhooks / none ≤ 1.3", "hostprocess/apiserver_net_cpu", 1.3, false)
+	e2e("e2e HostProcess pods/s, webhooks calling serve / the same calling B (bare) ≥ 0.97", "hostprocess/bare_pods_per_s", 0.97, true)
+	n = len(r.Goals)
 	e2e("e2e HostProcess pods/s, webhooks / none ≥ 0.8", "hostprocess/pods_per_s", 0.8, true)
+	informational(len(r.Goals) - n)
 	e2e("e2e plain pods/s, chart configurations / none ≥ 0.97", "plain/pods_per_s", 0.97, true)
 	// The native policies (issue 14) against the same goals as the webhooks.
 	e2e("e2e kube-apiserver CPU per plain pod (less idle), native policies / none ≤ 1.03", "native-plain/apiserver_net_cpu", 1.03, false)
@@ -478,6 +509,9 @@ func (r *report) markdown() string {
 		met := "met"
 		if !g.Met {
 			met = "**not met**"
+		}
+		if g.Informational {
+			met = "informational: " + strings.Trim(met, "*")
 		}
 		w("| %s | %.3g | %s |\n", g.Goal, g.Value, met)
 	}

@@ -104,9 +104,9 @@ type Options struct {
 	// Log defaults to controller-runtime's logger, named "certs".
 	Log logr.Logger
 
-	// controllerName is the rotator's controller name; controller-runtime wants
+	// ControllerName is the rotator's controller name; controller-runtime wants
 	// it unique per process, which only matters to tests that run several.
-	controllerName string
+	ControllerName string
 }
 
 // AddFlags binds the operator-facing options to fs:
@@ -174,8 +174,8 @@ func Setup(mgr manager.Manager, o Options) (<-chan struct{}, error) {
 	if o.Log.GetSink() == nil {
 		o.Log = logf.Log.WithName("certs")
 	}
-	if o.controllerName == "" {
-		o.controllerName = "cert-rotator"
+	if o.ControllerName == "" {
+		o.ControllerName = "cert-rotator"
 	}
 	names := o.DNSNames()
 	ready := make(chan struct{})
@@ -195,7 +195,7 @@ func Setup(mgr manager.Manager, o Options) (<-chan struct{}, error) {
 		ServerCertDuration:     or(o.CertValidity, DefaultCertValidity),
 		LookaheadInterval:      or(o.RenewBefore, DefaultRenewBefore),
 		RotationCheckFrequency: or(o.CheckInterval, DefaultCheckInterval),
-		ControllerName:         o.controllerName,
+		ControllerName:         o.ControllerName,
 	}
 	if o.ValidatingWebhookConfiguration != "" {
 		cr.Webhooks = append(cr.Webhooks, rotator.WebhookInfo{Name: o.ValidatingWebhookConfiguration, Type: rotator.Validating})

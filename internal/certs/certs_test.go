@@ -81,7 +81,7 @@ func newFixture(t *testing.T, name string) *fixture {
 		ValidatingWebhookConfiguration: name,
 		MutatingWebhookConfiguration:   name,
 		CertDir:                        f.certDir,
-		controllerName:                 "cert-rotator-" + name,
+		ControllerName:                 "cert-rotator-" + name,
 	}
 	// Two webhooks per configuration: every one of them gets the caBundle. The
 	// rules name a group that does not exist, so that they never intercept a

@@ -40,22 +40,78 @@ import (
 )
 
 // install runs the README's helm install with extra args and returns the
-// installed manifest. The release is uninstalled when the test ends, unless
-// the test did so itself.
+// installed manifest. A release left behind by a test that failed is removed
+// first, and the release is removed when the test ends, whatever its state,
+// so that one failure cannot fail the tests after it.
 func install(t *testing.T, args ...string) *manifest {
 	t.Helper()
+	if err := uninstall(testContext(t, 3*time.Minute)); err != nil {
+		t.Fatalf("removing a release left behind: %v", err)
+	}
 	out := helmCluster(t, append([]string{"install", release, chartDir(t), "-n", namespace, "--create-namespace"}, args...)...)
 	if !strings.Contains(out, "STATUS: deployed") {
 		t.Fatalf("helm install:\n%s", out)
 	}
 	t.Cleanup(func() {
-		if out, err := env.Run(context.Background(), "helm", "status", release, "-n", namespace); err == nil && strings.Contains(out, "STATUS: deployed") {
-			if _, err := env.Run(context.Background(), "helm", "uninstall", release, "-n", namespace, "--wait"); err != nil {
-				t.Errorf("cleanup: %v", err)
-			}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if err := uninstall(ctx); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
 	})
 	return installedManifest(t)
+}
+
+// uninstall removes the release in whatever state it is (deployed, failed,
+// or half uninstalled by a helm that was stopped), then waits until every
+// object of its manifest is gone. It does not use helm's --wait, which polls
+// until its timeout and says nothing of what it waits for: here nothing but
+// kube-apiserver itself finishes a deletion (no controller-manager runs), and
+// the only objects of the release that need that are the OpenReports CRDs,
+// whose cleanup finalizer the API server's CRD finalizer removes once it has
+// listed and deleted their instances (retrying with an exponential backoff).
+// This wait names each object still there, with its finalizers.
+func uninstall(ctx context.Context) error {
+	out, err := env.Run(ctx, "helm", "get", "manifest", release, "-n", namespace)
+	if err != nil {
+		if strings.Contains(err.Error(), "release: not found") {
+			return nil
+		}
+		return err
+	}
+	m, err := parseManifest(out)
+	if err != nil {
+		return err
+	}
+	if _, err := env.Run(ctx, "helm", "uninstall", release, "-n", namespace, "--timeout", "60s"); err != nil {
+		return err
+	}
+	return waitGone(ctx, m, 2*time.Minute)
+}
+
+// waitGone waits until every object of m is gone.
+func waitGone(ctx context.Context, m *manifest, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var left []string
+		for _, o := range m.objs {
+			u, err := live(ctx, o)
+			switch {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				left = append(left, fmt.Sprintf("%s %s: %v", o.GetKind(), o.GetName(), err))
+			default:
+				left = append(left, fmt.Sprintf("%s %s (finalizers %v, deletionTimestamp %v)", o.GetKind(), o.GetName(), u.GetFinalizers(), u.GetDeletionTimestamp()))
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("after helm uninstall, still there after %v: %s", timeout, strings.Join(left, "; "))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 func installedManifest(t *testing.T) *manifest {
@@ -161,7 +217,9 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Errorf("after helm upgrade: %v", err)
 	}
 
-	helmCluster(t, "uninstall", release, "-n", namespace, "--wait")
+	if err := uninstall(ctx); err != nil {
+		t.Fatal(err)
+	}
 	for _, o := range m.objs {
 		if _, err := live(ctx, o); !apierrors.IsNotFound(err) {
 			t.Errorf("after helm uninstall, %s %s: %v, want not found", o.GetKind(), o.GetName(), err)
@@ -264,6 +322,9 @@ func TestRBACIsEnoughForTheWebhookAndNoMore(t *testing.T) {
 	}
 	opts := certsOptionsFromArgs(t, d.Spec.Template.Spec.Containers[0].Args)
 	opts.CertDir = filepath.Join(t.TempDir(), "certs")
+	// controller-runtime refuses a second controller of one name in a process,
+	// and a second run of this test (-count) starts the rotator again.
+	opts.ControllerName = fmt.Sprintf("cert-rotator-%d", time.Now().UnixNano())
 	ready, err := certs.Setup(mgr, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -459,7 +520,9 @@ func TestInstallWithCertManagerAndTheOptionalExtras(t *testing.T) {
 	if got := vwc.Annotations["cert-manager.io/inject-ca-from"]; got != namespace+"/"+fullname+"-serving" {
 		t.Errorf("inject-ca-from %q", got)
 	}
-	helmCluster(t, "uninstall", release, "-n", namespace, "--wait")
+	if err := uninstall(ctx); err != nil {
+		t.Fatal(err)
+	}
 	for _, o := range m.objs {
 		if _, err := live(ctx, o); !apierrors.IsNotFound(err) {
 			t.Errorf("after helm uninstall, %s %s: %v", o.GetKind(), o.GetName(), err)
@@ -499,7 +562,9 @@ func TestInstallWithAnExternalCertificate(t *testing.T) {
 	if m.find("Secret", "webhook-tls") != nil {
 		t.Error("the chart manages the user's Secret")
 	}
-	helmCluster(t, "uninstall", release, "-n", namespace, "--wait")
+	if err := uninstall(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(tlsSecret), &corev1.Secret{}); err != nil {
 		t.Errorf("helm uninstall removed the user's Secret: %v", err)
 	}

@@ -147,7 +147,7 @@ func (r *Report) skip(o manifest.Object, where string, index int) {
 		s.Namespace, s.Name = m.GetNamespace(), m.GetName()
 	}
 	switch {
-	case podKinds[o.GVK.GroupKind()]:
+	case formerPodKind(o.GVK.GroupKind()):
 		// Extract handles the served version of each kind with a pod spec.
 		s.Reason = o.GVK.GroupVersion().String() + " is not evaluated: the API server no longer serves it"
 	case o.GVK.Kind == "Namespace" && o.GVK.Group == "":
@@ -158,20 +158,13 @@ func (r *Report) skip(o manifest.Object, where string, index int) {
 	r.Skipped = append(r.Skipped, s)
 }
 
-// podKinds are the kinds with a pod spec, in any group that has had them.
-var podKinds = map[schema.GroupKind]bool{
-	{Kind: "Pod"}:                             true,
-	{Kind: "ReplicationController"}:           true,
-	{Kind: "PodTemplate"}:                     true,
-	{Group: "apps", Kind: "Deployment"}:       true,
-	{Group: "apps", Kind: "ReplicaSet"}:       true,
-	{Group: "apps", Kind: "StatefulSet"}:      true,
-	{Group: "apps", Kind: "DaemonSet"}:        true,
-	{Group: "extensions", Kind: "Deployment"}: true,
-	{Group: "extensions", Kind: "ReplicaSet"}: true,
-	{Group: "extensions", Kind: "DaemonSet"}:  true,
-	{Group: "batch", Kind: "Job"}:             true,
-	{Group: "batch", Kind: "CronJob"}:         true,
+// formerPodKind reports whether gk is a kind of policy.Kinds, or one that
+// the extensions group served before apps.
+func formerPodKind(gk schema.GroupKind) bool {
+	if gk.Group == "extensions" {
+		gk.Group = "apps"
+	}
+	return policy.KindFor(gk) != nil
 }
 
 // configGroupKind is the AdmissionConfiguration, which is easily passed
@@ -222,8 +215,10 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 	if pr.Violations != nil {
 		res.Violations = pr.Violations
 	}
+	// Every warning is shown, whatever the mode: the violations are listed
+	// beside them, labelled by the mode (output.go).
 	res.Warnings = append(res.Warnings, pr.Warnings...)
-	res.Allowed = len(res.Violations) == 0 || res.Mode != config.ModeEnforce
+	res.Allowed = policy.Decide(&pr, res.Mode).Allowed
 	return res
 }
 

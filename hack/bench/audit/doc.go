@@ -10,8 +10,8 @@
 //
 // Run from the repository root (make tools first):
 //
-//	go run ./hack/bench/audit            # 10,000 pods in 100 namespaces
-//	go run ./hack/bench/audit -pods 2000 -namespaces 20
+//	go -C hack/bench run ./audit            # 10,000 pods in 100 namespaces
+//	go -C hack/bench run ./audit -pods 2000 -namespaces 20
 //
 // The figures of a run are recorded in docs/performance.md under "Audit at scale".
 package main

@@ -85,8 +85,8 @@ func binaries(root, work string) (bin, self string, err error) {
 		return "", "", err
 	}
 	self = filepath.Join(work, "bench-audit")
-	build = exec.Command("go", "build", "-o", self, "./hack/bench/audit")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	build = exec.Command("go", "build", "-o", self, "./audit")
+	build.Dir, build.Stdout, build.Stderr = filepath.Join(root, "hack", "bench"), os.Stderr, os.Stderr
 	return bin, self, build.Run()
 }
 

@@ -32,7 +32,7 @@
 //
 // Results: a table on stdout and bench/results/soak.json.
 //
-// Usage: go run ./hack/bench/soak [flags]   (make soak)
+// Usage: go -C hack/bench run ./soak [flags]   (make soak)
 //
 // Linux only: it reads /proc and starts the control plane of internal/testenv.
 package main

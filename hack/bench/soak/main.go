@@ -192,7 +192,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	defer srv.stop()
 
-	rep := &report{Command: "make soak (go run ./hack/bench/soak " + strings.Join(os.Args[1:], " ") + ")",
+	rep := &report{Command: "make soak (go -C hack/bench run ./soak " + strings.Join(os.Args[1:], " ") + ")",
 		Started: time.Now().UTC(), Machine: host.Describe(), LoadStart: host.LoadAvg(), Options: o.describe(),
 		WorkTree: workTree(root), Requests: map[string]*counter{}}
 	t := newTraffic(addr, pool, o, rep)
