@@ -434,7 +434,7 @@ var _ = Describe("scheduling onto simulated Windows and Linux nodes", Ordered, f
 		res = cluster.Kubectl(ctx, "annotate", "-n", servicesNamespace, "pod", name, "microsoft.com/hostprocess-inherit-user=true")
 		Expect(res.Failed()).To(BeTrue(), res.String())
 		Expect(res.Errors()).To(Equal("Error from server (Forbidden): " + denial(validateWebhook, "pods", name,
-			`pod: metadata.annotations[microsoft.com/hostprocess-inherit-user] "true" makes every container run as NT AUTHORITY\SYSTEM, which is not allowed (allowed: NT AUTHORITY\Local service, ` + agentsGroup + `)`)))
+			`pod: metadata.annotations[microsoft.com/hostprocess-inherit-user] "true" makes every container run as NT AUTHORITY\SYSTEM, which is not allowed (allowed: NT AUTHORITY\Local service, `+agentsGroup+`)`)))
 
 		By("kubectl label pod " + name + " team=agents: admitted")
 		res = cluster.Kubectl(ctx, "label", "-n", servicesNamespace, "pod", name, "team=agents")
