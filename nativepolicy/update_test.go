@@ -4,16 +4,15 @@ package nativepolicy_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
 	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
@@ -61,18 +60,7 @@ func TestUpdatesThroughTheNativePolicies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	patch := func(name, sub string, body any) error {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		var subs []string
-		if sub != "" {
-			subs = []string{sub}
-		}
-		_, err = pods.Patch(ctx, name, types.MergePatchType, b, metav1.PatchOptions{}, subs...)
-		return err
-	}
+	patch := func(name, sub string, body any) error { return testenv.MergePatchPod(ctx, pods, name, sub, body) }
 	annotate := map[string]any{"metadata": map[string]any{"annotations": map[string]string{policy.InheritUserAnnotation: "true"}}}
 
 	t.Run("annotating a gated pod to inherit the shim's user is refused, naming the annotation", func(t *testing.T) {

@@ -80,18 +80,7 @@ func TestUpdatesThroughTheChartsWebhooks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	patch := func(name, sub string, patch any) error {
-		b, err := json.Marshal(patch)
-		if err != nil {
-			return err
-		}
-		var subs []string
-		if sub != "" {
-			subs = []string{sub}
-		}
-		_, err = pods.Patch(ctx, name, types.MergePatchType, b, metav1.PatchOptions{}, subs...)
-		return err
-	}
+	patch := func(name, sub string, body any) error { return testenv.MergePatchPod(ctx, pods, name, sub, body) }
 	expect := func(t *testing.T, err error, want string) {
 		t.Helper()
 		switch {
