@@ -545,6 +545,31 @@ func TestExecutorReportsWithTheChartsRBAC(t *testing.T) {
 			return err
 		}, `cannot patch resource "nodes/status"`},
 	}
+	// Each admission policy (ConfigMaps, Events, Nodes) is loaded on its own:
+	// wait until the node-less token is refused by every one of them.
+	var probes []func() error
+	for _, tc := range denied {
+		if tc.forbids == nodelessMessage {
+			probes = append(probes, tc.call)
+		}
+	}
+	if len(probes) != 3 {
+		t.Fatalf("%d node-less cases, want 3 (ConfigMap, Event, Node)", len(probes))
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		inForce := true
+		for _, probe := range probes {
+			if err := probe(); err == nil || !strings.Contains(err.Error(), nodelessMessage) {
+				inForce = false
+			}
+		}
+		if inForce {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the executor's ConfigMap, Event and Node policies were not all in force after 30s")
+		}
+	}
 	for _, tc := range denied {
 		t.Run("refuses "+tc.name, func(t *testing.T) {
 			err := tc.call()
