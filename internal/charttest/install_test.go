@@ -28,6 +28,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,7 +60,45 @@ func install(t *testing.T, args ...string) *manifest {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
-	return installedManifest(t)
+	m := installedManifest(t)
+	if err := waitServed(testContext(t, 2*time.Minute), m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// waitServed waits until the instances of every CRD of m can be listed. A CRD
+// deleted before its storage has initialized fails the API server's CRD
+// finalizer ("could not list instances: storage is (re)initializing"), which
+// retries with an exponential backoff: on a loaded machine the deletion of a
+// release uninstalled right after its install then took minutes.
+func waitServed(ctx context.Context, m *manifest) error {
+	for _, o := range m.objs {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		versions, _, _ := unstructured.NestedSlice(o.Object, "spec", "versions")
+		if len(versions) == 0 {
+			return fmt.Errorf("CustomResourceDefinition %s has no versions", o.GetName())
+		}
+		version, _, _ := unstructured.NestedString(versions[0].(map[string]any), "name")
+		var err error
+		for {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Version: version, Kind: kind + "List"})
+			if err = env.Client.List(ctx, list); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("the instances of CustomResourceDefinition %s cannot be listed: %w", o.GetName(), err)
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // uninstall removes the release in whatever state it is (deployed, failed,
@@ -101,7 +140,7 @@ func waitGone(ctx context.Context, m *manifest, timeout time.Duration) error {
 			case err != nil:
 				left = append(left, fmt.Sprintf("%s %s: %v", o.GetKind(), o.GetName(), err))
 			default:
-				left = append(left, fmt.Sprintf("%s %s (finalizers %v, deletionTimestamp %v)", o.GetKind(), o.GetName(), u.GetFinalizers(), u.GetDeletionTimestamp()))
+				left = append(left, fmt.Sprintf("%s %s (finalizers %v, deletionTimestamp %v%s)", o.GetKind(), o.GetName(), u.GetFinalizers(), u.GetDeletionTimestamp(), terminating(u)))
 			}
 		}
 		if len(left) == 0 {
@@ -112,6 +151,18 @@ func waitGone(ctx context.Context, m *manifest, timeout time.Duration) error {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// terminating returns a CRD's Terminating condition, which says why the API
+// server's CRD finalizer has not finished, or "" for other objects.
+func terminating(u *unstructured.Unstructured) string {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Terminating" {
+			return fmt.Sprintf(", Terminating %v %v: %v", m["status"], m["reason"], m["message"])
+		}
+	}
+	return ""
 }
 
 func installedManifest(t *testing.T) *manifest {
