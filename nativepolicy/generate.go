@@ -90,7 +90,44 @@ func Generate(cfg *config.AdmissionConfiguration, opts Options) (*Policies, erro
 		p.Mutating = append(p.Mutating, m)
 		p.MutatingBindings = append(p.MutatingBindings, g.mutatingBinding(m.Name))
 	}
+	p.wrapExpressions()
 	return p, nil
+}
+
+// wrapExpressions breaks every long expression into lines (wrapCEL).
+func (p *Policies) wrapExpressions() {
+	const width = 100
+	wrapConditions := func(mc []admissionregistrationv1.MatchCondition) {
+		for i := range mc {
+			mc[i].Expression = wrapCEL(mc[i].Expression, width)
+		}
+	}
+	for i := range p.Validating {
+		s := &p.Validating[i].Spec
+		wrapConditions(s.MatchConditions)
+		for j := range s.Variables {
+			s.Variables[j].Expression = wrapCEL(s.Variables[j].Expression, width)
+		}
+		for j := range s.Validations {
+			s.Validations[j].Expression = wrapCEL(s.Validations[j].Expression, width)
+			s.Validations[j].MessageExpression = wrapCEL(s.Validations[j].MessageExpression, width)
+		}
+		for j := range s.AuditAnnotations {
+			s.AuditAnnotations[j].ValueExpression = wrapCEL(s.AuditAnnotations[j].ValueExpression, width)
+		}
+	}
+	for i := range p.Mutating {
+		s := &p.Mutating[i].Spec
+		wrapConditions(s.MatchConditions)
+		for j := range s.Variables {
+			s.Variables[j].Expression = wrapCEL(s.Variables[j].Expression, width)
+		}
+		for j := range s.Mutations {
+			if jp := s.Mutations[j].JSONPatch; jp != nil {
+				jp.Expression = wrapCEL(jp.Expression, width)
+			}
+		}
+	}
 }
 
 // workloadKindNames lists the workload kinds of policy.Kinds for a comment:

@@ -21,6 +21,9 @@ type target struct {
 	// inScope are matchConditions selecting HostProcess pods (templates) and
 	// the UPDATEs the webhook evaluates.
 	inScope []admissionregistrationv1.MatchCondition
+	// prelude are variables that spec, specPath, annotations and metaPath
+	// read.
+	prelude []admissionregistrationv1.Variable
 	// spec, specPath, annotations and metaPath are CEL expressions for the
 	// pod spec, its field path, the pod's (template's) annotations and their
 	// metadata's field path.
@@ -47,9 +50,8 @@ func podTarget() target {
 			// of the fields the policy reads (labels, other annotations,
 			// finalizers, tolerations, scheduling gates, status) are admitted,
 			// as in the webhook.
-			Name: "changes-policy-fields",
-			Expression: "request.operation != 'UPDATE' || " + specView("object.?spec") + " != " + specView("oldObject.?spec") +
-				" || " + annotationsView("object.metadata.?annotations") + " != " + annotationsView("oldObject.metadata.?annotations"),
+			Name:       "changes-policy-fields",
+			Expression: "request.operation != 'UPDATE' || [[object, oldObject].map(t, " + templateView("t") + ")].exists(l, l[0] != l[1])",
 		}},
 		spec:           "object.spec",
 		specPath:       "'spec'",
@@ -64,13 +66,6 @@ func podTarget() target {
 // the annotations the policy reads (policy.RuntimeAnnotations).
 func runtimeAnnotationsSet(a string) string {
 	return litList(policy.RuntimeAnnotations) + ".exists(k, k in " + a + ".orValue({}))"
-}
-
-// annotationsView lists the values of the annotations the policy reads in
-// the optional annotations a, as the webhook compares them
-// (policy.SameRuntimeAnnotations).
-func annotationsView(a string) string {
-	return litList(policy.RuntimeAnnotations) + ".map(k, " + optList(a+"[?k]") + ")"
 }
 
 // byResource picks a CEL expression by the workload's resource, from the
@@ -122,26 +117,31 @@ func workloadRules() []admissionregistrationv1.NamedRuleWithOperations {
 }
 
 func workloadTarget() target {
-	tmpl := byResource(func(p string) string { return optional("object", p) })
-	oldTmpl := byResource(func(p string) string { return optional("oldObject", p) })
+	tmpl := func(o string) string {
+		return byResource(func(p string) string { return optional(o, p) }) + ".orValue({})"
+	}
 	return target{
 		name:     WorkloadsPolicy,
 		workload: true,
 		rules:    workloadRules(),
 		inScope: []admissionregistrationv1.MatchCondition{{
 			Name:       "hostprocess-template",
-			Expression: tmpl + ".?spec.hasValue() && " + hostProcessOf(tmpl+".?spec.orValue({})"),
+			Expression: "[" + tmpl("object") + "].exists(t, has(t.spec) && " + hostProcessOf("t.spec") + ")",
 		}, {
 			// Controllers' own updates (revision annotations, scaling, labels)
 			// change none of the fields the policy reads and are admitted, as
 			// in the webhook.
 			Name:       "changes-policy-fields",
-			Expression: "request.operation != 'UPDATE' || " + templateView(tmpl) + " != " + templateView(oldTmpl),
+			Expression: "request.operation != 'UPDATE' || [[object, oldObject].map(o, " + tmpl("o") + ").map(t, " + templateView("t") + ")].exists(l, l[0] != l[1])",
 		}},
-		spec:        byResource(func(p string) string { return "object." + p + ".spec" }),
-		specPath:    byResource(func(p string) string { return "'" + p + ".spec'" }),
-		annotations: tmpl + ".?metadata.?annotations.orValue({})",
-		metaPath:    byResource(func(p string) string { return "'" + p + ".metadata'" }),
+		prelude: []admissionregistrationv1.Variable{
+			{Name: "tmpl", Expression: tmpl("object")},
+			{Name: "tmplPath", Expression: byResource(lit)},
+		},
+		spec:        "variables.tmpl.spec",
+		specPath:    "variables.tmplPath + '.spec'",
+		annotations: "variables.tmpl.?metadata.?annotations.orValue({})",
+		metaPath:    "variables.tmplPath + '.metadata'",
 	}
 }
 
@@ -167,27 +167,22 @@ func optList(opt string) string {
 	return "(" + opt + ".hasValue() ? [" + opt + ".value()] : [])"
 }
 
-// specView lists what the webhook compares on an UPDATE (policy/update.go,
-// policy.SameForPolicy) of the optional pod spec s: hostNetwork, securityContext,
-// os, nodeSelector, affinity and each container's name, image and
-// securityContext; tolerations are left out.
-func specView(s string) string {
-	containers := func(list string) string {
-		return "dyn(" + s + ".?" + list + ".orValue([]).map(c, [dyn(c.name), dyn(c.?image.orValue('')), dyn(" + optList("c.?securityContext") + ")]))"
-	}
-	return "[dyn(" + s + ".?hostNetwork.orValue(false)), dyn(" + optList(s+".?securityContext") + "), dyn(" + optList(s+".?os") + "), " +
-		"dyn(" + optList(s+".?nodeSelector") + "), dyn(" + optList(s+".?affinity") + "), " +
-		containers("initContainers") + ", " + containers("containers") + ", " + containers("ephemeralContainers") + "]"
-}
-
-// templateView adds to specView the runtime annotations of the optional pod
-// template t, which reach every new pod of a workload.
+// templateView lists what the webhook compares on an UPDATE (policy/update.go,
+// policy.SameForPolicy) of the pod or pod template t (a map): hostNetwork,
+// securityContext, os, nodeSelector, affinity, the sizes of the container
+// lists and each container's name, image and securityContext, and the
+// runtime annotations (policy.SameRuntimeAnnotations); tolerations are left
+// out.
 func templateView(t string) string {
-	view := specView(t + ".?spec")
-	for _, key := range policy.RuntimeAnnotations {
-		view += " + [dyn(" + optList(t+".?metadata.?annotations[?"+lit(key)+"]") + ")]"
+	s := t + ".?spec"
+	view := "[dyn(" + s + ".?hostNetwork.orValue(false))"
+	for _, f := range []string{"securityContext", "os", "nodeSelector", "affinity"} {
+		view += ", dyn(" + optList(s+".?"+f) + ")"
 	}
-	return view
+	return view + ", dyn([" + s + ".?initContainers.orValue([]).size(), " + s + ".?containers.orValue([]).size()]), " +
+		"dyn((" + s + ".?initContainers.orValue([]) + " + s + ".?containers.orValue([]) + " + s + ".?ephemeralContainers.orValue([]))" +
+		".map(c, [dyn(c.name), dyn(c.?image.orValue('')), dyn(" + optList("c.?securityContext") + ")])), " +
+		"dyn(" + litList(policy.RuntimeAnnotations) + ".map(k, " + optList(t+".?metadata.?annotations[?k]") + "))]"
 }
 
 // InheritUserAnnotation makes hcsshim run every container of a HostProcess
@@ -207,7 +202,8 @@ func (g *generator) variables(t target, withViolations bool) []admissionregistra
 		return admissionregistrationv1.Variable{Name: name, Expression: expr}
 	}
 	podWin := "variables.spec.?securityContext.?windowsOptions"
-	vars := []admissionregistrationv1.Variable{
+	vars := append([]admissionregistrationv1.Variable(nil), t.prelude...)
+	vars = append(vars,
 		v("spec", t.spec),
 		v("specPath", t.specPath),
 		v("annotations", t.annotations),
@@ -219,7 +215,7 @@ func (g *generator) variables(t target, withViolations bool) []admissionregistra
 		v("podNRSet", "variables.spec.?securityContext.?runAsNonRoot.hasValue()"),
 		v("podNR", "variables.spec.?securityContext.?runAsNonRoot.orValue(false)"),
 		v("all", "variables.spec.?initContainers.orValue([]) + variables.spec.?containers.orValue([]) + variables.spec.?ephemeralContainers.orValue([])"),
-	}
+	)
 	// The containers' effective values, for messages only.
 	sc := "c.?securityContext"
 	win := sc + ".?windowsOptions"
@@ -262,22 +258,27 @@ func (g *generator) variables(t target, withViolations bool) []admissionregistra
 	}
 	// Each rule's cheap boolean and its violations, which are read only when
 	// the boolean is true; then all of them in the order of policy.RuleTable.
+	base := vars
 	var fails, found []string
+	var failVars, guarded []admissionregistrationv1.Variable
 	for _, id := range policy.Rules {
 		r := ruleBuilders[id](g)
-		vars = append(vars,
-			v(id+"Fails", r.fails),
-			v(id+"Violations", "variables."+id+"Fails ? ("+r.violations+") : []"))
+		failVars = append(failVars, v(id+"Fails", r.fails))
+		guarded = append(guarded, v(id+"Violations", "variables."+id+"Fails ? ("+r.violations+") : []"))
 		fails = append(fails, "variables."+id+"Fails")
 		found = append(found, "variables."+id+"Violations")
 	}
-	vars = append(vars, v("failing", strings.Join(fails, " || ")), v("found", strings.Join(found, " + ")))
+	foundVar := v("found", strings.Join(found, " + "))
+	vars = append(append(append(append([]admissionregistrationv1.Variable(nil), base...), failVars...), guarded...),
+		v("failing", strings.Join(fails, " || ")), foundVar)
 	if t.oldSpec == "" {
 		return append(vars, v("fails", "variables.failing"), v("violations", "variables.found"))
 	}
-	// The same variables over the pod before an UPDATE, evaluated only for
-	// UPDATEs that break a rule, and only when it was a HostProcess pod.
-	old := renamed(vars, "old", map[string]string{"spec": t.oldSpec, "annotations": t.oldAnnotations})
+	// The same over the pod before an UPDATE, evaluated only for UPDATEs that
+	// break a rule, and only when it was a HostProcess pod.
+	// (A rule's violations assume its Fails: the copies keep both.)
+	old := renamed(append(append(append(append([]admissionregistrationv1.Variable(nil), base...), failVars...), guarded...), foundVar),
+		"old", map[string]string{"spec": t.oldSpec, "annotations": t.oldAnnotations})
 	last := &old[len(old)-1]
 	last.Expression = hostProcessOf(t.oldSpec) + " ? (" + last.Expression + ") : []"
 	vars = append(vars, old...)
