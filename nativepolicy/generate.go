@@ -33,6 +33,9 @@ const (
 	PodWarningsPolicy      = "pods-warnings.hostprocess.dev"
 	WorkloadWarningsPolicy = "workloads-warnings.hostprocess.dev"
 	DefaultsPolicy         = "defaults.hostprocess.dev"
+	// WorkloadDefaultsPolicy defaults workload templates
+	// (defaults.workloadTemplates).
+	WorkloadDefaultsPolicy = "workload-defaults.hostprocess.dev"
 )
 
 // Options are the generator's settings besides the configuration.
@@ -83,10 +86,12 @@ func Generate(cfg *config.AdmissionConfiguration, opts Options) (*Policies, erro
 	if cfg.Defaults.LocalGroupNodeAffinity {
 		p.Comments[DefaultsPolicy] += " defaults.localGroupNodeAffinity is NOT compiled: the mutating webhook adds it (enforcement: both)."
 	}
-	if cfg.Defaults.WorkloadTemplates {
-		p.Comments[DefaultsPolicy] += " defaults.workloadTemplates is NOT compiled: the mutating webhook defaults workload templates (enforcement: both)."
-	}
+	p.Comments[WorkloadDefaultsPolicy] = "defaults.workloadTemplates: the same defaults for the pod templates of new " + workloadKindNames() + "."
 	if m, ok := g.mutating(); ok {
+		p.Mutating = append(p.Mutating, m)
+		p.MutatingBindings = append(p.MutatingBindings, g.mutatingBinding(m.Name))
+	}
+	if m, ok := g.workloadMutating(); ok {
 		p.Mutating = append(p.Mutating, m)
 		p.MutatingBindings = append(p.MutatingBindings, g.mutatingBinding(m.Name))
 	}

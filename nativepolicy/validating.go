@@ -367,7 +367,7 @@ func (g *generator) validating(t target, mode config.Mode) admissionregistration
 // fields that have no effect, names the runtime cannot log on, and the
 // runtime annotations. warns is their cheap boolean; warnings, the
 // messages, is read only when warns is true.
-func (g *generator) warningVariables() []admissionregistrationv1.Variable {
+func (g *generator) warningVariables(t target) []admissionregistrationv1.Variable {
 	v := func(name, expr string) admissionregistrationv1.Variable {
 		return admissionregistrationv1.Variable{Name: name, Expression: expr}
 	}
@@ -386,6 +386,7 @@ func (g *generator) warningVariables() []admissionregistrationv1.Variable {
 	account := "x.user.substring(x.user.indexOf('\\\\') + 1)"
 	systemAllowed := "(" + lit(systemSpellings[0]) + " in variables.allowed)"
 	userSet := "c.?securityContext.?windowsOptions.?runAsUserName"
+	placementWarns, placementWarnings := g.placementCEL(t)
 	return []admissionregistrationv1.Variable{
 		// A Binding gets no warnings: it does not show the pod.
 		v("warns", "request.?subResource.orValue('') != 'binding' && ("+
@@ -393,7 +394,7 @@ func (g *generator) warningVariables() []admissionregistrationv1.Variable {
 			"(variables.inheritUser && "+systemAllowed+") || "+
 			"(!variables.inheritUser && variables.all.exists(c, "+userSet+".hasValue() ? "+cannotStart(userSet+".value()")+" : "+
 			"variables.podUserSet && "+cannotStart("variables.podUser")+")) || "+
-			"("+lit(rootfs)+" in variables.annotations))"),
+			"("+lit(rootfs)+" in variables.annotations) || "+placementWarns+")"),
 		v("privilegedWarnings", "variables.containers.filter(x, x.privileged).map(x, 'container ' + x.qname + ': securityContext.privileged is ignored for HostProcess containers')"),
 		v("inheritUserWarnings", "variables.inheritUser && "+systemAllowed+" ? ["+
 			"'pod: ' + variables.metaPath + "+lit(".annotations["+InheritUserAnnotation+"] ")+" + "+quoteCEL("variables.annotations["+lit(InheritUserAnnotation)+"]")+" + "+
@@ -405,7 +406,8 @@ func (g *generator) warningVariables() []admissionregistrationv1.Variable {
 			lit(lowerDomain+"; write ")+" + "+quoteCEL(lit(config.ServiceDomain+`\`)+" + "+account)+"))"),
 		v("rootfsWarnings", "("+lit(rootfs)+" in variables.annotations) ? ['pod: ' + variables.metaPath + "+lit(".annotations["+rootfs+"] ")+" + "+
 			quoteCEL("variables.annotations["+lit(rootfs)+"]")+" + "+lit(" makes the runtime put the containers' files at that path on the node")+"] : []"),
-		v("warnings", "variables.privilegedWarnings + variables.inheritUserWarnings + variables.startWarnings + variables.rootfsWarnings"),
+		v("placementWarnings", placementWarnings),
+		v("warnings", "variables.privilegedWarnings + variables.inheritUserWarnings + variables.startWarnings + variables.rootfsWarnings + variables.placementWarnings"),
 	}
 }
 
@@ -425,7 +427,7 @@ func (g *generator) warnings(t target, mode config.Mode) admissionregistrationv1
 			MatchConstraints: g.matchResources(t.rules),
 			MatchConditions:  append(g.exemptions(), t.inScope...),
 			FailurePolicy:    failClosed,
-			Variables: append(append(g.variables(t, mode == config.ModeAudit), g.warningVariables()...),
+			Variables: append(append(g.variables(t, mode == config.ModeAudit), g.warningVariables(t)...),
 				admissionregistrationv1.Variable{Name: "message", Expression: "variables.warnings.join('; ')"}),
 			Validations: []admissionregistrationv1.Validation{{
 				Expression:        expr,
