@@ -23,15 +23,21 @@ var systemSpellings = config.AccountSpellings(config.SystemAccount)
 // the configured tolerations, on CREATE of HostProcess pods, as policy.Default
 // does. ok is false when nothing is to be defaulted.
 func (g *generator) mutating() (admissionregistrationv1.MutatingAdmissionPolicy, bool) {
-	muts := g.defaultsMutations("object.spec", "'/spec'", "Object.spec.tolerations")
+	muts, lacks := g.defaultsMutations("object.spec", "'/spec'", "Object.spec.tolerations")
 	if len(muts) == 0 {
 		return admissionregistrationv1.MutatingAdmissionPolicy{}, false
 	}
-	return g.mutatingPolicy(DefaultsPolicy, []admissionregistrationv1.NamedRuleWithOperations{
+	m := g.mutatingPolicy(DefaultsPolicy, []admissionregistrationv1.NamedRuleWithOperations{
 		rule([]admissionregistrationv1.OperationType{admissionregistrationv1.Create}, "", "pods"),
 	}, admissionregistrationv1.MatchCondition{
 		Name: "hostprocess-pod", Expression: "has(object.spec) && " + hostProcessOf("object.spec"),
-	}, nil, muts), true
+	}, nil, muts)
+	// A pod that has every default (as a DaemonSet's pods have) is not
+	// mutated at all: the API server skips preparing the patches.
+	m.Spec.MatchConditions = append(m.Spec.MatchConditions, admissionregistrationv1.MatchCondition{
+		Name: "lacks-defaults", Expression: lacks,
+	})
+	return m, true
 }
 
 // workloadMutating is the policy for defaults.workloadTemplates: the same
@@ -44,7 +50,7 @@ func (g *generator) workloadMutating() (admissionregistrationv1.MutatingAdmissio
 	}
 	// The template's tolerations are written as plain maps: one policy
 	// serves every workload kind, whose Object types differ.
-	muts := g.defaultsMutations("variables.tmpl.spec", "variables.at", "")
+	muts, _ := g.defaultsMutations("variables.tmpl.spec", "variables.at", "")
 	if len(muts) == 0 {
 		return admissionregistrationv1.MutatingAdmissionPolicy{}, false
 	}
@@ -83,10 +89,10 @@ func (g *generator) mutatingPolicy(name string, rules []admissionregistrationv1.
 // defaultsMutations are the JSON patches that add the defaults to the pod
 // spec at spec (a CEL expression), whose JSON pointer is the CEL string
 // expression at. tolerationType is the CEL type tolerations are written as
-// ("" for plain maps).
-func (g *generator) defaultsMutations(spec, at, tolerationType string) []admissionregistrationv1.Mutation {
+// ("" for plain maps). lacks is true when one of them has something to add.
+func (g *generator) defaultsMutations(spec, at, tolerationType string) (muts []admissionregistrationv1.Mutation, lacks string) {
 	d := &g.cfg.Defaults
-	var muts []admissionregistrationv1.Mutation
+	var need []string
 	jp := func(expr string) admissionregistrationv1.Mutation {
 		return admissionregistrationv1.Mutation{PatchType: admissionregistrationv1.PatchTypeJSONPatch, JSONPatch: &admissionregistrationv1.JSONPatch{Expression: expr}}
 	}
@@ -94,9 +100,11 @@ func (g *generator) defaultsMutations(spec, at, tolerationType string) []admissi
 		// Added unless scheduling already constrains kubernetes.io/os by
 		// nodeSelector or by an expression of a required affinity term; an
 		// empty nodeSelector is replaced as a whole (it serializes to nothing).
-		muts = append(muts, jp("('kubernetes.io/os' in "+spec+".?nodeSelector.orValue({})) || "+
-			spec+".?affinity.?nodeAffinity.?requiredDuringSchedulingIgnoredDuringExecution.?nodeSelectorTerms.orValue([]).exists(t, "+
-			"t.?matchExpressions.orValue([]).exists(r, r.key == 'kubernetes.io/os')) ? [] : "+
+		constrained := "('kubernetes.io/os' in " + spec + ".?nodeSelector.orValue({})) || " +
+			spec + ".?affinity.?nodeAffinity.?requiredDuringSchedulingIgnoredDuringExecution.?nodeSelectorTerms.orValue([]).exists(t, " +
+			"t.?matchExpressions.orValue([]).exists(r, r.key == 'kubernetes.io/os'))"
+		need = append(need, "!("+constrained+")")
+		muts = append(muts, jp(constrained+" ? [] : "+
 			"size("+spec+".?nodeSelector.orValue({})) == 0 ? "+
 			"[JSONPatch{op: 'add', path: "+at+" + '/nodeSelector', value: {'kubernetes.io/os': 'windows'}}] : "+
 			"[JSONPatch{op: 'add', path: "+at+" + '/nodeSelector/' + jsonpatch.escapeKey('kubernetes.io/os'), value: 'windows'}]"))
@@ -108,6 +116,7 @@ func (g *generator) defaultsMutations(spec, at, tolerationType string) []admissi
 			t := &d.Tolerations[i]
 			all[i] = tolerationCEL(t, tolerationType)
 			each[i] = "(" + hasTolerationCEL(spec, t) + " ? [] : [JSONPatch{op: 'add', path: " + at + " + '/tolerations/-', value: " + all[i] + "}])"
+			need = append(need, "!"+hasTolerationCEL(spec, t))
 		}
 		// With no tolerations at all every configured one is missing and the
 		// list is added whole; otherwise each missing one is appended.
@@ -115,7 +124,7 @@ func (g *generator) defaultsMutations(spec, at, tolerationType string) []admissi
 			"[JSONPatch{op: 'add', path: "+at+" + '/tolerations', value: ["+strings.Join(all, ", ")+"]}] : "+
 			"("+strings.Join(each, " + ")+")"))
 	}
-	return muts
+	return muts, strings.Join(need, " || ")
 }
 
 // tolerationCEL is a toleration as a CEL object of type typ, or a map when
