@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,5 +52,47 @@ func TestGenerateNativePolicies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestGenerateNativePoliciesStatic(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "", "generate", "native-policies", "--static", dir, "--guard-user", "hpa-admin", "--guard-group", "hpa-operators")
+	if code != 0 || out != "" || errOut != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for name, want := range map[string][]string{
+		"validating/hostprocess-admission.yaml": {
+			"kind: ValidatingAdmissionPolicy\nmetadata:\n  name: pods.hostprocess.dev.static.k8s.io\n",
+			"kind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: pods.hostprocess.dev.static.k8s.io\nspec:\n  policyName: pods.hostprocess.dev.static.k8s.io\n",
+			"kind: ValidatingAdmissionPolicy\nmetadata:\n  name: guard.hostprocess.dev.static.k8s.io\n",
+			`!(request.userInfo.username in ["hpa-admin"])`,
+			`["hpa-operators"]`,
+		},
+		"mutating/hostprocess-admission.yaml": {
+			"kind: MutatingAdmissionPolicy\nmetadata:\n  name: defaults.hostprocess.dev.static.k8s.io\n",
+		},
+		"admission-configuration.yaml": {
+			"kind: ValidatingAdmissionPolicyConfiguration\n    staticManifestsDir: " + filepath.Join(dir, "validating") + "\n",
+			"kind: MutatingAdmissionPolicyConfiguration\n    staticManifestsDir: " + filepath.Join(dir, "mutating") + "\n",
+		},
+	} {
+		got := read(name)
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s lacks %q", name, w)
+			}
+		}
+		if strings.HasPrefix(name, "validating") && strings.Contains(got, "kind: Mutating") ||
+			strings.HasPrefix(name, "mutating") && strings.Contains(got, "kind: Validating") {
+			t.Errorf("%s holds the other plugin's kinds", name)
+		}
 	}
 }

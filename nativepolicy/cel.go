@@ -32,7 +32,7 @@ func litList(items []string) string {
 // \uXXXX or \xNN and CEL writes the character itself: the one place where the
 // message text differs (never the verdict or the rule).
 func quoteCEL(v string) string {
-	return "((" + v + ").matches('^[\\\\p{L}\\\\p{M}\\\\p{N}\\\\p{P}\\\\p{S} ]*$') && !(" + v + ").contains('\"') && !(" + v + ").contains('\\ufffd') ? '\"' + (" + v + ") + '\"' : strings.quote(" + v + "))"
+	return "((" + v + ").matches('^[\\\\pL\\\\pM\\\\pN\\\\pP\\\\pS ]*$') && !(" + v + ").matches('[\"\\ufffd]') ? '\"' + (" + v + ") + '\"' : strings.quote(" + v + "))"
 }
 
 // imageRegexp compiles an allowedImages pattern to the equivalent RE2
@@ -52,9 +52,40 @@ func imageRegexp(pattern string) string {
 // false under a pod-level true is still part of a HostProcess pod: the pod
 // level is true.)
 func hostProcessOf(s string) string {
-	c := "c.?securityContext.?windowsOptions.?hostProcess.orValue(false) == true"
-	return "(" + s + ".?securityContext.?windowsOptions.?hostProcess.orValue(false) == true ||\n" +
-		s + ".?initContainers.orValue([]).exists(c, " + c + ") ||\n" +
-		s + ".?containers.orValue([]).exists(c, " + c + ") ||\n" +
-		s + ".?ephemeralContainers.orValue([]).exists(c, " + c + "))"
+	return "(" + s + ".?securityContext.?windowsOptions.?hostProcess.orValue(false) == true || " +
+		"(" + s + ".?initContainers.orValue([]) + " + s + ".?containers.orValue([]) + " + s + ".?ephemeralContainers.orValue([]))" +
+		".exists(c, c.?securityContext.?windowsOptions.?hostProcess.orValue(false) == true))"
+}
+
+// wrapCEL breaks the CEL expression expr into lines of about width
+// characters, at spaces outside string literals (a newline is whitespace
+// to CEL, so the meaning is the same). A multi-line expression is written
+// to YAML as a literal block, with no quoting and no folding: shorter and
+// readable.
+func wrapCEL(expr string, width int) string {
+	if len(expr) <= width {
+		return expr
+	}
+	b := []byte(expr)
+	col := 0
+	var quote byte // the open literal's quote, 0 outside literals
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		col++
+		switch {
+		case c == '\n':
+			col = 0
+		case quote != 0 && c == '\\':
+			i++ // the escaped character
+			col++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '\'' || c == '"'):
+			quote = c
+		case quote == 0 && c == ' ' && col > width && i+1 < len(b) && b[i+1] != ' ' && b[i-1] != ' ':
+			b[i] = '\n'
+			col = 0
+		}
+	}
+	return string(b)
 }

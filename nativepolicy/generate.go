@@ -33,6 +33,9 @@ const (
 	PodWarningsPolicy      = "pods-warnings.hostprocess.dev"
 	WorkloadWarningsPolicy = "workloads-warnings.hostprocess.dev"
 	DefaultsPolicy         = "defaults.hostprocess.dev"
+	// WorkloadDefaultsPolicy defaults workload templates
+	// (defaults.workloadTemplates).
+	WorkloadDefaultsPolicy = "workload-defaults.hostprocess.dev"
 )
 
 // Options are the generator's settings besides the configuration.
@@ -83,14 +86,53 @@ func Generate(cfg *config.AdmissionConfiguration, opts Options) (*Policies, erro
 	if cfg.Defaults.LocalGroupNodeAffinity {
 		p.Comments[DefaultsPolicy] += " defaults.localGroupNodeAffinity is NOT compiled: the mutating webhook adds it (enforcement: both)."
 	}
-	if cfg.Defaults.WorkloadTemplates {
-		p.Comments[DefaultsPolicy] += " defaults.workloadTemplates is NOT compiled: the mutating webhook defaults workload templates (enforcement: both)."
-	}
+	p.Comments[WorkloadDefaultsPolicy] = "defaults.workloadTemplates: the same defaults for the pod templates of new " + workloadKindNames() + "."
 	if m, ok := g.mutating(); ok {
 		p.Mutating = append(p.Mutating, m)
 		p.MutatingBindings = append(p.MutatingBindings, g.mutatingBinding(m.Name))
 	}
+	if m, ok := g.workloadMutating(); ok {
+		p.Mutating = append(p.Mutating, m)
+		p.MutatingBindings = append(p.MutatingBindings, g.mutatingBinding(m.Name))
+	}
+	p.wrapExpressions()
 	return p, nil
+}
+
+// wrapExpressions breaks every long expression into lines (wrapCEL).
+func (p *Policies) wrapExpressions() {
+	const width = 100
+	wrapConditions := func(mc []admissionregistrationv1.MatchCondition) {
+		for i := range mc {
+			mc[i].Expression = wrapCEL(mc[i].Expression, width)
+		}
+	}
+	for i := range p.Validating {
+		s := &p.Validating[i].Spec
+		wrapConditions(s.MatchConditions)
+		for j := range s.Variables {
+			s.Variables[j].Expression = wrapCEL(s.Variables[j].Expression, width)
+		}
+		for j := range s.Validations {
+			s.Validations[j].Expression = wrapCEL(s.Validations[j].Expression, width)
+			s.Validations[j].MessageExpression = wrapCEL(s.Validations[j].MessageExpression, width)
+		}
+		for j := range s.AuditAnnotations {
+			s.AuditAnnotations[j].ValueExpression = wrapCEL(s.AuditAnnotations[j].ValueExpression, width)
+		}
+	}
+	for i := range p.Mutating {
+		s := &p.Mutating[i].Spec
+		wrapConditions(s.MatchConditions)
+		for j := range s.Variables {
+			s.Variables[j].Expression = wrapCEL(s.Variables[j].Expression, width)
+		}
+		for j := range s.Mutations {
+			if jp := s.Mutations[j].JSONPatch; jp != nil {
+				jp.Expression = wrapCEL(jp.Expression, width)
+			}
+		}
+	}
 }
 
 // workloadKindNames lists the workload kinds of policy.Kinds for a comment:

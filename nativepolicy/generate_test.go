@@ -262,19 +262,19 @@ func TestSelectorTreatsTheNameLabelAsTheNamespaceName(t *testing.T) {
 	}
 }
 
-// TestEveryRuleHasACELCounterpart fails when a rule of policy.RuleTable has
-// no CEL variable in the native policies, or a variable has no rule.
-func TestEveryRuleHasACELCounterpart(t *testing.T) {
+// TestEveryRuleHasACELBuilder fails when a rule of policy.RuleTable has no
+// CEL builder in the native policies, or a builder has no rule.
+func TestEveryRuleHasACELBuilder(t *testing.T) {
 	seen := map[string]bool{}
 	for _, id := range policy.Rules {
-		if _, ok := ruleVariables[id]; !ok {
-			t.Errorf("rule %s has no CEL counterpart in ruleVariables (nativepolicy/validating.go)", id)
+		if _, ok := ruleBuilders[id]; !ok {
+			t.Errorf("rule %s has no CEL builder in ruleBuilders (nativepolicy/rules.go, nativepolicy/rule_<id>.go)", id)
 		}
 		seen[id] = true
 	}
-	for id := range ruleVariables {
+	for id := range ruleBuilders {
 		if !seen[id] {
-			t.Errorf("ruleVariables has %s, which is not a rule of policy.RuleTable", id)
+			t.Errorf("ruleBuilders has %s, which is not a rule of policy.RuleTable", id)
 		}
 	}
 }

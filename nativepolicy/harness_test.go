@@ -34,6 +34,7 @@ import (
 	"github.com/hostprocess-admission/hostprocess-admission/internal/servetest"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
 	"github.com/hostprocess-admission/hostprocess-admission/nativepolicy"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 // cluster is one real control plane that answers requests either through
@@ -120,6 +121,7 @@ func webhookConfigurations() envtest.WebhookInstallOptions {
 		}
 	}
 	cu := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	create := []admissionregistrationv1.OperationType{admissionregistrationv1.Create}
 	svc := func(path string) admissionregistrationv1.WebhookClientConfig {
 		return admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Name: "x", Namespace: "x", Path: ptr.To(path)}}
 	}
@@ -142,9 +144,14 @@ func webhookConfigurations() envtest.WebhookInstallOptions {
 		MutatingWebhooks: []*admissionregistrationv1.MutatingWebhookConfiguration{{
 			ObjectMeta: metav1.ObjectMeta{Name: "hostprocess-admission"},
 			Webhooks: []admissionregistrationv1.MutatingWebhook{{
-				Name:                    "mutate.hostprocess.dev",
-				ClientConfig:            svc("mutate"),
-				Rules:                   []admissionregistrationv1.RuleWithOperations{rule([]admissionregistrationv1.OperationType{admissionregistrationv1.Create}, "", "pods")},
+				Name:         "mutate.hostprocess.dev",
+				ClientConfig: svc("mutate"),
+				// Workload templates too, for defaults.workloadTemplates.
+				Rules: []admissionregistrationv1.RuleWithOperations{
+					rule(create, "", "pods", "podtemplates", "replicationcontrollers"),
+					rule(create, "apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
+					rule(create, "batch", "jobs", "cronjobs"),
+				},
 				FailurePolicy:           &fail,
 				SideEffects:             &none,
 				AdmissionReviewVersions: []string{"v1"},
@@ -306,7 +313,7 @@ func (c *cluster) sendRaw(method, path, user string, body []byte) (answer, []byt
 	for _, w := range resp.Header.Values("Warning") {
 		vs, note := parseWarning(w)
 		a.Warnings = append(a.Warnings, vs...)
-		if note != "" && !isPlacementWarning(note) {
+		if note != "" {
 			notes = append(notes, note)
 		}
 	}
@@ -323,15 +330,20 @@ func (c *cluster) sendRaw(method, path, user string, body []byte) (answer, []byt
 		}
 		return a, data, nil
 	}
-	var obj struct {
-		Kind string         `json:"kind"`
-		Spec corev1.PodSpec `json:"spec"`
-	}
-	if err := json.Unmarshal(data, &obj); err != nil {
+	// The pod's, or the workload template's, node selector and tolerations
+	// (defaults.workloadTemplates defaults the templates).
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(data, &tm); err != nil {
 		return a, data, err
 	}
-	if obj.Kind == "Pod" {
-		a.NodeSelector, a.Tolerations = obj.Spec.NodeSelector, obj.Spec.Tolerations
+	if k := policy.KindFor(tm.GroupVersionKind().GroupKind()); k != nil {
+		obj := k.New()
+		if err := json.Unmarshal(data, obj); err != nil {
+			return a, data, err
+		}
+		if spec := k.Extract(obj).Spec; spec != nil {
+			a.NodeSelector, a.Tolerations = spec.NodeSelector, spec.Tolerations
+		}
 	}
 	return a, data, nil
 }
@@ -421,12 +433,4 @@ func setOf(items []string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// isPlacementWarning reports whether note is a DaemonSet placement warning
-// (policy/warning_placement.go), which the native policies do not give: a
-// difference docs/native.md lists.
-func isPlacementWarning(note string) bool {
-	return strings.HasPrefix(note, "pod template: ") &&
-		strings.Contains(note, ": the DaemonSet controller places pods from the template and will ")
 }

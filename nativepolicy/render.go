@@ -36,10 +36,6 @@ func (g *generator) gaps() []string {
 		gaps = append(gaps, "defaults.localGroupNodeAffinity is NOT compiled: pods running as a local group get no "+
 			"hostprocess.dev/local-groups-ready node affinity from the native policies. Run the webhook too (enforcement: both) for it.")
 	}
-	if g.cfg.Defaults.WorkloadTemplates {
-		gaps = append(gaps, "defaults.workloadTemplates is NOT compiled, nor the placement warnings for HostProcess DaemonSets: "+
-			"workload templates are not defaulted by the native policies. Run the webhook too (enforcement: both) for them.")
-	}
 	return gaps
 }
 

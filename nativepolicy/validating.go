@@ -21,6 +21,9 @@ type target struct {
 	// inScope are matchConditions selecting HostProcess pods (templates) and
 	// the UPDATEs the webhook evaluates.
 	inScope []admissionregistrationv1.MatchCondition
+	// prelude are variables that spec, specPath, annotations and metaPath
+	// read.
+	prelude []admissionregistrationv1.Variable
 	// spec, specPath, annotations and metaPath are CEL expressions for the
 	// pod spec, its field path, the pod's (template's) annotations and their
 	// metadata's field path.
@@ -47,9 +50,8 @@ func podTarget() target {
 			// of the fields the policy reads (labels, other annotations,
 			// finalizers, tolerations, scheduling gates, status) are admitted,
 			// as in the webhook.
-			Name: "changes-policy-fields",
-			Expression: "request.operation != 'UPDATE' || " + specView("object.?spec") + " != " + specView("oldObject.?spec") +
-				" || " + annotationsView("object.metadata.?annotations") + " != " + annotationsView("oldObject.metadata.?annotations"),
+			Name:       "changes-policy-fields",
+			Expression: "request.operation != 'UPDATE' || [[object, oldObject].map(t, " + templateView("t") + ")].exists(l, l[0] != l[1])",
 		}},
 		spec:           "object.spec",
 		specPath:       "'spec'",
@@ -64,13 +66,6 @@ func podTarget() target {
 // the annotations the policy reads (policy.RuntimeAnnotations).
 func runtimeAnnotationsSet(a string) string {
 	return litList(policy.RuntimeAnnotations) + ".exists(k, k in " + a + ".orValue({}))"
-}
-
-// annotationsView lists the values of the annotations the policy reads in
-// the optional annotations a, as the webhook compares them
-// (policy.SameRuntimeAnnotations).
-func annotationsView(a string) string {
-	return litList(policy.RuntimeAnnotations) + ".map(k, " + optList(a+"[?k]") + ")"
 }
 
 // byResource picks a CEL expression by the workload's resource, from the
@@ -122,26 +117,31 @@ func workloadRules() []admissionregistrationv1.NamedRuleWithOperations {
 }
 
 func workloadTarget() target {
-	tmpl := byResource(func(p string) string { return optional("object", p) })
-	oldTmpl := byResource(func(p string) string { return optional("oldObject", p) })
+	tmpl := func(o string) string {
+		return byResource(func(p string) string { return optional(o, p) }) + ".orValue({})"
+	}
 	return target{
 		name:     WorkloadsPolicy,
 		workload: true,
 		rules:    workloadRules(),
 		inScope: []admissionregistrationv1.MatchCondition{{
 			Name:       "hostprocess-template",
-			Expression: tmpl + ".?spec.hasValue() && " + hostProcessOf(tmpl+".?spec.orValue({})"),
+			Expression: "[" + tmpl("object") + "].exists(t, has(t.spec) && " + hostProcessOf("t.spec") + ")",
 		}, {
 			// Controllers' own updates (revision annotations, scaling, labels)
 			// change none of the fields the policy reads and are admitted, as
 			// in the webhook.
 			Name:       "changes-policy-fields",
-			Expression: "request.operation != 'UPDATE' || " + templateView(tmpl) + " != " + templateView(oldTmpl),
+			Expression: "request.operation != 'UPDATE' || [[object, oldObject].map(o, " + tmpl("o") + ").map(t, " + templateView("t") + ")].exists(l, l[0] != l[1])",
 		}},
-		spec:        byResource(func(p string) string { return "object." + p + ".spec" }),
-		specPath:    byResource(func(p string) string { return "'" + p + ".spec'" }),
-		annotations: tmpl + ".?metadata.?annotations.orValue({})",
-		metaPath:    byResource(func(p string) string { return "'" + p + ".metadata'" }),
+		prelude: []admissionregistrationv1.Variable{
+			{Name: "tmpl", Expression: tmpl("object")},
+			{Name: "tmplPath", Expression: byResource(lit)},
+		},
+		spec:        "variables.tmpl.spec",
+		specPath:    "variables.tmplPath + '.spec'",
+		annotations: "variables.tmpl.?metadata.?annotations.orValue({})",
+		metaPath:    "variables.tmplPath + '.metadata'",
 	}
 }
 
@@ -167,27 +167,22 @@ func optList(opt string) string {
 	return "(" + opt + ".hasValue() ? [" + opt + ".value()] : [])"
 }
 
-// specView lists what the webhook compares on an UPDATE (policy/update.go,
-// policy.SameForPolicy) of the optional pod spec s: hostNetwork, securityContext,
-// os, nodeSelector, affinity and each container's name, image and
-// securityContext; tolerations are left out.
-func specView(s string) string {
-	containers := func(list string) string {
-		return "dyn(" + s + ".?" + list + ".orValue([]).map(c, [dyn(c.name), dyn(c.?image.orValue('')), dyn(" + optList("c.?securityContext") + ")]))"
-	}
-	return "[dyn(" + s + ".?hostNetwork.orValue(false)), dyn(" + optList(s+".?securityContext") + "), dyn(" + optList(s+".?os") + "), " +
-		"dyn(" + optList(s+".?nodeSelector") + "), dyn(" + optList(s+".?affinity") + "), " +
-		containers("initContainers") + ", " + containers("containers") + ", " + containers("ephemeralContainers") + "]"
-}
-
-// templateView adds to specView the runtime annotations of the optional pod
-// template t, which reach every new pod of a workload.
+// templateView lists what the webhook compares on an UPDATE (policy/update.go,
+// policy.SameForPolicy) of the pod or pod template t (a map): hostNetwork,
+// securityContext, os, nodeSelector, affinity, the sizes of the container
+// lists and each container's name, image and securityContext, and the
+// runtime annotations (policy.SameRuntimeAnnotations); tolerations are left
+// out.
 func templateView(t string) string {
-	view := specView(t + ".?spec")
-	for _, key := range policy.RuntimeAnnotations {
-		view += " + [dyn(" + optList(t+".?metadata.?annotations[?"+lit(key)+"]") + ")]"
+	s := t + ".?spec"
+	view := "[dyn(" + s + ".?hostNetwork.orValue(false))"
+	for _, f := range []string{"securityContext", "os", "nodeSelector", "affinity"} {
+		view += ", dyn(" + optList(s+".?"+f) + ")"
 	}
-	return view
+	return view + ", dyn([" + s + ".?initContainers.orValue([]).size(), " + s + ".?containers.orValue([]).size()]), " +
+		"dyn((" + s + ".?initContainers.orValue([]) + " + s + ".?containers.orValue([]) + " + s + ".?ephemeralContainers.orValue([]))" +
+		".map(c, [dyn(c.name), dyn(c.?image.orValue('')), dyn(" + optList("c.?securityContext") + ")])), " +
+		"dyn(" + litList(policy.RuntimeAnnotations) + ".map(k, " + optList(t+".?metadata.?annotations[?k]") + "))]"
 }
 
 // InheritUserAnnotation makes hcsshim run every container of a HostProcess
@@ -196,32 +191,19 @@ const InheritUserAnnotation = policy.InheritUserAnnotation
 
 const mixedAllowed = " (allowed: true; a HostProcess pod cannot mix HostProcess and non-HostProcess containers)"
 
-// variables are the policy's CEL variables; later ones use earlier ones.
-func (g *generator) variables(t target) []admissionregistrationv1.Variable {
+// variables are the policy's CEL variables; later ones use earlier ones. The
+// API server evaluates a variable only when an expression reads it, once per
+// request: the deciding validation reads the cheap <id>Fails booleans, and
+// the containers view, the quoted names and the messages are built only
+// when a rule fails. withViolations adds the rules' variables (the warnings
+// policy needs them only in audit mode).
+func (g *generator) variables(t target, withViolations bool) []admissionregistrationv1.Variable {
 	v := func(name, expr string) admissionregistrationv1.Variable {
 		return admissionregistrationv1.Variable{Name: name, Expression: expr}
 	}
-	container := func(list, offset string) string {
-		sc := "c.?securityContext"
-		win := sc + ".?windowsOptions"
-		src := func(opt, pod string) string {
-			return opt + ".hasValue() ? 'c' : (variables." + pod + "Set ? 'p' : '')"
-		}
-		return "variables.spec.?" + list + ".orValue([]).transformList(i, c, {\n" +
-			"  'name': dyn(c.name),\n" +
-			"  'qname': dyn(" + quoteCEL("c.name") + "),\n" +
-			"  'k': dyn(i" + offset + "),\n" +
-			"  'image': dyn(c.?image.orValue('')),\n" +
-			"  'hp': dyn(" + win + ".?hostProcess.orValue(variables.podHP)),\n" +
-			"  'hpSrc': dyn(" + src(win+".?hostProcess", "podHP") + "),\n" +
-			"  'user': dyn(" + win + ".?runAsUserName.orValue(variables.podUser)),\n" +
-			"  'userSrc': dyn(" + src(win+".?runAsUserName", "podUser") + "),\n" +
-			"  'nr': dyn(" + sc + ".?runAsNonRoot.orValue(variables.podNR)),\n" +
-			"  'nrSrc': dyn(" + src(sc+".?runAsNonRoot", "podNR") + "),\n" +
-			"  'privileged': dyn(" + sc + ".?privileged.orValue(false))})"
-	}
 	podWin := "variables.spec.?securityContext.?windowsOptions"
-	vars := []admissionregistrationv1.Variable{
+	vars := append([]admissionregistrationv1.Variable(nil), t.prelude...)
+	vars = append(vars,
 		v("spec", t.spec),
 		v("specPath", t.specPath),
 		v("annotations", t.annotations),
@@ -232,10 +214,26 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		v("podUser", podWin+".?runAsUserName.orValue('')"),
 		v("podNRSet", "variables.spec.?securityContext.?runAsNonRoot.hasValue()"),
 		v("podNR", "variables.spec.?securityContext.?runAsNonRoot.orValue(false)"),
-		v("containers", container("initContainers", "")+" +\n"+
-			container("containers", " + size(variables.spec.?initContainers.orValue([]))")+" +\n"+
-			container("ephemeralContainers", " + size(variables.spec.?initContainers.orValue([])) + size(variables.spec.?containers.orValue([]))")),
+		v("all", "variables.spec.?initContainers.orValue([]) + variables.spec.?containers.orValue([]) + variables.spec.?ephemeralContainers.orValue([])"),
+	)
+	// The containers' effective values, for messages only.
+	sc := "c.?securityContext"
+	win := sc + ".?windowsOptions"
+	src := func(opt, pod string) string {
+		return opt + ".hasValue() ? 'c' : (variables." + pod + "Set ? 'p' : '')"
 	}
+	vars = append(vars, v("containers", "variables.all.transformList(i, c, {\n"+
+		"  'name': dyn(c.name),\n"+
+		"  'qname': dyn("+quoteCEL("c.name")+"),\n"+
+		"  'k': dyn(i),\n"+
+		"  'image': dyn(c.?image.orValue('')),\n"+
+		"  'hp': dyn("+win+".?hostProcess.orValue(variables.podHP)),\n"+
+		"  'hpSrc': dyn("+src(win+".?hostProcess", "podHP")+"),\n"+
+		"  'user': dyn("+win+".?runAsUserName.orValue(variables.podUser)),\n"+
+		"  'userSrc': dyn("+src(win+".?runAsUserName", "podUser")+"),\n"+
+		"  'nr': dyn("+sc+".?runAsNonRoot.orValue(variables.podNR)),\n"+
+		"  'nrSrc': dyn("+src(sc+".?runAsNonRoot", "podNR")+"),\n"+
+		"  'privileged': dyn("+sc+".?privileged.orValue(false))})"))
 	// The first container that inherits the pod level's user (runAsNonRoot):
 	// a pod-level value is reported once, there.
 	first := func(src string) string {
@@ -255,72 +253,45 @@ func (g *generator) variables(t target) []admissionregistrationv1.Variable {
 		v("allowedNames", g.pick(func(s *scope) string { return lit(s.allowedNames) })),
 		v("inheritUser", "("+lit(InheritUserAnnotation)+" in variables.annotations) && variables.annotations["+lit(InheritUserAnnotation)+"] in "+litList(policy.InheritUserValues)),
 	)
-
-	allowedSuffix := " is not allowed (allowed: ' + variables.allowedNames + ')'"
-	vio := func(rule, msg string) string { return "{'rule': '" + rule + "', 'msg': " + msg + "}" }
-	vars = append(vars,
-		v("mixedViolations", "variables.containers.filter(x, !x.hp).map(x, "+vio("hostProcessMixed",
-			"'container ' + x.qname + ': ' + (x.hpSrc == 'c' ? 'securityContext.windowsOptions.hostProcess is false' : "+
-				"x.hpSrc == 'p' ? 'securityContext.windowsOptions.hostProcess is not set and ' + variables.specPath + '.securityContext.windowsOptions.hostProcess is false' : "+
-				"'securityContext.windowsOptions.hostProcess is not set') + "+lit(mixedAllowed))+")"),
-		v("hostNetworkViolations", "variables.spec.?hostNetwork.orValue(false) == true ? [] : ["+
-			vio("hostNetwork", "'pod: ' + variables.specPath + '.hostNetwork is false (allowed: true)'")+"]"),
-		v("userViolations", "variables.inheritUser ? [] : variables.containers.filter(x, x.userSrc == '' || "+
-			"(!(x.user.lowerAscii() in variables.allowed) && (x.userSrc == 'c' || x.k == variables.firstPodUser))).map(x, "+
-			vio("runAsUserName", "x.userSrc == '' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName is not set (allowed: ' + variables.allowedNames + ')' : "+
-				"x.userSrc == 'c' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName ' + "+quoteCEL("x.user")+" + '"+allowedSuffix+" : "+
-				"'pod: ' + variables.specPath + '.securityContext.windowsOptions.runAsUserName ' + "+quoteCEL("x.user")+" + '"+allowedSuffix)+")"),
-		v("inheritUserViolations", "variables.inheritUser && !("+lit(systemSpellings[0])+" in variables.allowed) ? ["+
-			vio("inheritUser", inheritUserMessage)+"] : []"),
-		v("nonRootViolations", "variables.containers.filter(x, x.nr && (x.nrSrc == 'c' || x.k == variables.firstPodNR)).map(x, "+
-			vio("runAsNonRoot", "x.nrSrc == 'p' ? 'pod: ' + variables.specPath + '.securityContext.runAsNonRoot is true (allowed: unset or false)' : "+
-				"'container ' + x.qname + ': securityContext.runAsNonRoot is true (allowed: unset or false)'")+")"),
-		v("windowsOSViolations", "(variables.spec.?os.hasValue() && variables.spec.os.?name.orValue('') != 'windows' ? ["+
-			vio("windowsOS", "'pod: ' + variables.specPath + '.os.name ' + "+quoteCEL("variables.spec.os.?name.orValue('')")+" + ' is not allowed (allowed: windows)'")+"] : []) + "+
-			"('kubernetes.io/os' in variables.spec.?nodeSelector.orValue({}) && variables.spec.nodeSelector['kubernetes.io/os'] != 'windows' ? ["+
-			vio("windowsOS", "'pod: ' + variables.specPath + '.nodeSelector[\"kubernetes.io/os\"] ' + "+quoteCEL("variables.spec.nodeSelector['kubernetes.io/os']")+" + ' is not allowed (allowed: windows)'")+"] : []) + "+
-			"variables.spec.?affinity.?nodeAffinity.?requiredDuringSchedulingIgnoredDuringExecution.?nodeSelectorTerms.orValue([]).transformList(i, t, "+
-			"t.?matchExpressions.orValue([]).exists(r, r.key == 'kubernetes.io/os' && (r.operator == 'In' ? !('windows' in r.?values.orValue([])) : r.operator == 'NotIn' ? 'windows' in r.?values.orValue([]) : r.operator != 'Exists')), "+
-			vio("windowsOS", "'pod: ' + variables.specPath + '.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[' + string(i) + '] can only match kubernetes.io/os values other than windows (allowed: terms that can match kubernetes.io/os=windows)'")+")"),
-	)
-	ns := "[]"
-	if len(g.ruleMatch) > 0 {
-		ns = "variables.rule >= 0 ? [] : [" + vio("namespace", "'pod: namespace ' + "+quoteCEL("request.namespace")+" + "+
-			lit(" is not allowed to run HostProcess pods (allowed: "+g.nsAllowed+")")) + "]"
+	if !withViolations {
+		return vars
 	}
-	vars = append(vars, v("namespaceViolations", ns))
-	vars = append(vars, v("imageViolations", g.pick(func(s *scope) string {
-		if len(s.images) == 0 {
-			return "[]"
-		}
-		var m []string
-		for _, p := range s.images {
-			m = append(m, "x.image.matches("+lit(imageRegexp(p))+")")
-		}
-		return "variables.containers.filter(x, !(" + strings.Join(m, " || ") + ")).map(x, " +
-			vio("image", "'container ' + x.qname + ': image ' + "+quoteCEL("x.image")+" + "+lit(" is not allowed (allowed: "+s.allowedImages+")")) + ")"
-	})))
-	// The violations in the order of policy.RuleTable, one variable per rule.
-	var all []string
+	// Each rule's cheap boolean and its violations, which are read only when
+	// the boolean is true; then all of them in the order of policy.RuleTable.
+	base := vars
+	var fails, found []string
+	var failVars, guarded []admissionregistrationv1.Variable
 	for _, id := range policy.Rules {
-		all = append(all, "variables."+ruleVariables[id])
+		r := ruleBuilders[id](g)
+		failVars = append(failVars, v(id+"Fails", r.fails))
+		guarded = append(guarded, v(id+"Violations", "variables."+id+"Fails ? ("+r.violations+") : []"))
+		fails = append(fails, "variables."+id+"Fails")
+		found = append(found, "variables."+id+"Violations")
 	}
-	vars = append(vars, v("found", strings.Join(all, " +\n")))
+	foundVar := v("found", strings.Join(found, " + "))
+	vars = append(append(append(append([]admissionregistrationv1.Variable(nil), base...), failVars...), guarded...),
+		v("failing", strings.Join(fails, " || ")), foundVar)
 	if t.oldSpec == "" {
-		return append(vars, v("violations", "variables.found"))
+		return append(vars, v("fails", "variables.failing"), v("violations", "variables.found"))
 	}
-	// The same variables over the pod before an UPDATE, evaluated (lazily)
-	// only for UPDATEs, and only when it was a HostProcess pod.
-	old := renamed(vars, "old", map[string]string{"spec": t.oldSpec, "annotations": t.oldAnnotations})
+	// The same over the pod before an UPDATE, evaluated only for UPDATEs that
+	// break a rule, and only when it was a HostProcess pod.
+	// (A rule's violations assume its Fails: the copies keep both.)
+	old := renamed(append(append(append(append([]admissionregistrationv1.Variable(nil), base...), failVars...), guarded...), foundVar),
+		"old", map[string]string{"spec": t.oldSpec, "annotations": t.oldAnnotations})
 	last := &old[len(old)-1]
 	last.Expression = hostProcessOf(t.oldSpec) + " ? (" + last.Expression + ") : []"
 	vars = append(vars, old...)
 	// Debug containers run under the pod's own violations (messages that
 	// start "pod: "): those count again when ephemeral containers are added.
-	vars = append(vars, v("priorFound", "request.?subResource.orValue('') == 'ephemeralcontainers' ? "+
-		"variables.oldFound.filter(x, !x.msg.startsWith('pod: ')) : variables.oldFound"))
-	return append(vars, v("violations", "request.?subResource.orValue('') == 'binding' ? variables.inheritUserViolations : "+
-		"request.operation == 'UPDATE' ? variables.found.filter(x, !(x in variables.priorFound)) : variables.found"))
+	binding := "request.?subResource.orValue('') == 'binding'"
+	return append(vars,
+		v("priorFound", "request.?subResource.orValue('') == 'ephemeralcontainers' ? "+
+			"variables.oldFound.filter(x, !x.msg.startsWith('pod: ')) : variables.oldFound"),
+		// A Binding does not show its pod's spec: only its annotations count.
+		v("fails", binding+" ? variables."+policy.RuleInheritUser+"Fails : variables.failing"),
+		v("violations", binding+" ? variables."+policy.RuleInheritUser+"Violations : "+
+			"request.operation == 'UPDATE' ? variables.found.filter(x, !(x in variables.priorFound)) : variables.found"))
 }
 
 // renamed copies vars with each name prefixed (spec becomes oldSpec) and the
@@ -349,26 +320,6 @@ func renamed(vars []admissionregistrationv1.Variable, prefix string, roots map[s
 	return out
 }
 
-// ruleVariables names the CEL variable that holds each rule's violations:
-// the rule's counterpart in the native policies. TestEveryRuleHasACELCounterpart
-// checks that every rule of policy.RuleTable has one.
-var ruleVariables = map[string]string{
-	policy.RuleHostProcessMixed: "mixedViolations",
-	policy.RuleHostNetwork:      "hostNetworkViolations",
-	policy.RuleRunAsUserName:    "userViolations",
-	policy.RuleInheritUser:      "inheritUserViolations",
-	policy.RuleRunAsNonRoot:     "nonRootViolations",
-	policy.RuleWindowsOS:        "windowsOSViolations",
-	policy.RuleNamespace:        "namespaceViolations",
-	policy.RuleImage:            "imageViolations",
-}
-
-// inheritUserMessage is the inheritUser rule's message, as in
-// policy/rule_inherituser.go.
-var inheritUserMessage = "'pod: ' + variables.metaPath + " + lit(".annotations["+InheritUserAnnotation+"] ") + " + " +
-	quoteCEL("variables.annotations["+lit(InheritUserAnnotation)+"]") + " + " +
-	lit(" makes every container run as "+config.SystemAccount+", which is not allowed (allowed: ") + " + variables.allowedNames + ')'"
-
 func (g *generator) needLabels() bool {
 	for _, r := range g.cfg.NamespaceRules {
 		if r.NamespaceSelector != nil {
@@ -378,12 +329,16 @@ func (g *generator) needLabels() bool {
 	return false
 }
 
+// validating is the policy for t under mode. It decides on variables.fails,
+// a boolean; the violations, their messages and the audit annotations are
+// built only when a rule fails (an empty audit annotation is not written).
 func (g *generator) validating(t target, mode config.Mode) admissionregistrationv1.ValidatingAdmissionPolicy {
 	msg := "'" + policy.DeniedPrefix + "' + variables.violations.map(v, v.msg).join('; ')"
 	if mode == config.ModeWarn {
 		msg = "variables.violations.map(v, '" + policy.WarnedPrefix + "' + v.msg).join('; ')"
 	}
 	forbidden := metav1.StatusReasonForbidden
+	violated := "variables.fails && size(variables.violations) > 0"
 	return admissionregistrationv1.ValidatingAdmissionPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
 		ObjectMeta: metav1.ObjectMeta{Name: t.name},
@@ -391,18 +346,18 @@ func (g *generator) validating(t target, mode config.Mode) admissionregistration
 			MatchConstraints: g.matchResources(t.rules),
 			MatchConditions:  append(g.exemptions(), t.inScope...),
 			FailurePolicy:    failClosed,
-			Variables:        append(g.variables(t), admissionregistrationv1.Variable{Name: "message", Expression: msg}),
+			Variables:        append(g.variables(t, true), admissionregistrationv1.Variable{Name: "message", Expression: msg}),
 			Validations: []admissionregistrationv1.Validation{{
-				Expression:        "size(variables.violations) == 0",
+				Expression:        "!variables.fails || size(variables.violations) == 0",
 				MessageExpression: capMessage("variables.message", "violations"),
 				Reason:            &forbidden,
 			}},
 			AuditAnnotations: []admissionregistrationv1.AuditAnnotation{{
 				Key:             "violations",
-				ValueExpression: "variables.violations.map(v, v.rule).join(',')",
+				ValueExpression: violated + " ? variables.violations.map(v, v.rule).join(',') : ''",
 			}, {
 				Key:             "mode",
-				ValueExpression: "size(variables.violations) == 0 ? '' : " + lit(string(mode)),
+				ValueExpression: violated + " ? " + lit(string(mode)) + " : ''",
 			}},
 		},
 	}
@@ -410,8 +365,9 @@ func (g *generator) validating(t target, mode config.Mode) admissionregistration
 
 // warningVariables mirror policy's warnings (warnings.go, warnings_runtime.go):
 // fields that have no effect, names the runtime cannot log on, and the
-// runtime annotations.
-func (g *generator) warningVariables() []admissionregistrationv1.Variable {
+// runtime annotations. warns is their cheap boolean; warnings, the
+// messages, is read only when warns is true.
+func (g *generator) warningVariables(t target) []admissionregistrationv1.Variable {
 	v := func(name, expr string) admissionregistrationv1.Variable {
 		return admissionregistrationv1.Variable{Name: name, Expression: expr}
 	}
@@ -419,23 +375,39 @@ func (g *generator) warningVariables() []admissionregistrationv1.Variable {
 	twoBackslashes, _ := config.StartFailure(`a\b\c`)
 	lowerDomain, _ := config.StartFailure(`nt authority\x`)
 	rootfs := policy.RootfsLocationAnnotation
+	// cannotStart is true for a name the runtime cannot log on with: more
+	// than one backslash, or the service domain in another letter case.
+	cannotStart := func(u string) string {
+		account := u + ".substring(" + u + ".indexOf('\\\\') + 1)"
+		domain := u + ".substring(0, " + u + ".indexOf('\\\\'))"
+		return u + ".contains('\\\\') && (" + account + ".contains('\\\\') || (" + domain + " != " + lit(config.ServiceDomain) + " && " +
+			domain + ".lowerAscii() == " + lit(strings.ToLower(config.ServiceDomain)) + "))"
+	}
 	account := "x.user.substring(x.user.indexOf('\\\\') + 1)"
-	domain := "x.user.substring(0, x.user.indexOf('\\\\'))"
+	systemAllowed := "(" + lit(systemSpellings[0]) + " in variables.allowed)"
+	userSet := "c.?securityContext.?windowsOptions.?runAsUserName"
+	placementWarns, placementWarnings := g.placementCEL(t)
 	return []admissionregistrationv1.Variable{
+		// A Binding gets no warnings: it does not show the pod.
+		v("warns", "request.?subResource.orValue('') != 'binding' && ("+
+			"variables.all.exists(c, c.?securityContext.?privileged.orValue(false)) || "+
+			"(variables.inheritUser && "+systemAllowed+") || "+
+			"(!variables.inheritUser && variables.all.exists(c, "+userSet+".hasValue() ? "+cannotStart(userSet+".value()")+" : "+
+			"variables.podUserSet && "+cannotStart("variables.podUser")+")) || "+
+			"("+lit(rootfs)+" in variables.annotations) || "+placementWarns+")"),
 		v("privilegedWarnings", "variables.containers.filter(x, x.privileged).map(x, 'container ' + x.qname + ': securityContext.privileged is ignored for HostProcess containers')"),
-		v("inheritUserWarnings", "variables.inheritUser && ("+lit(systemSpellings[0])+" in variables.allowed) ? ["+
+		v("inheritUserWarnings", "variables.inheritUser && "+systemAllowed+" ? ["+
 			"'pod: ' + variables.metaPath + "+lit(".annotations["+InheritUserAnnotation+"] ")+" + "+quoteCEL("variables.annotations["+lit(InheritUserAnnotation)+"]")+" + "+
 			lit(" makes every container run as "+config.SystemAccount+"; runAsUserName has no effect")+"] : []"),
-		v("startWarnings", "variables.inheritUser ? [] : variables.containers.filter(x, x.userSrc != '' && x.user.contains('\\\\') && "+
-			"("+account+".contains('\\\\') || ("+domain+" != "+lit(config.ServiceDomain)+" && "+domain+".lowerAscii() == "+lit(strings.ToLower(config.ServiceDomain))+")) && "+
+		v("startWarnings", "variables.inheritUser ? [] : variables.containers.filter(x, x.userSrc != '' && "+cannotStart("x.user")+" && "+
 			"(x.userSrc == 'c' || x.k == variables.firstPodUser)).map(x, "+
 			"(x.userSrc == 'c' ? 'container ' + x.qname + ': securityContext.windowsOptions.runAsUserName ' : 'pod: ' + variables.specPath + '.securityContext.windowsOptions.runAsUserName ') + "+
 			quoteCEL("x.user")+" + ' will fail to start on the node: ' + ("+account+".contains('\\\\') ? "+lit(twoBackslashes)+" : "+
 			lit(lowerDomain+"; write ")+" + "+quoteCEL(lit(config.ServiceDomain+`\`)+" + "+account)+"))"),
 		v("rootfsWarnings", "("+lit(rootfs)+" in variables.annotations) ? ['pod: ' + variables.metaPath + "+lit(".annotations["+rootfs+"] ")+" + "+
 			quoteCEL("variables.annotations["+lit(rootfs)+"]")+" + "+lit(" makes the runtime put the containers' files at that path on the node")+"] : []"),
-		// A Binding gets no warnings: it does not show the pod.
-		v("warnings", "request.?subResource.orValue('') == 'binding' ? [] : variables.privilegedWarnings + variables.inheritUserWarnings + variables.startWarnings + variables.rootfsWarnings"),
+		v("placementWarnings", placementWarnings),
+		v("warnings", "variables.privilegedWarnings + variables.inheritUserWarnings + variables.startWarnings + variables.rootfsWarnings + variables.placementWarnings"),
 	}
 }
 
@@ -443,9 +415,9 @@ func (g *generator) warningVariables() []admissionregistrationv1.Variable {
 // webhook sends in every mode but audit, and in audit mode only for objects
 // without violations.
 func (g *generator) warnings(t target, mode config.Mode) admissionregistrationv1.ValidatingAdmissionPolicy {
-	expr := "size(variables.warnings) == 0"
+	expr := "!variables.warns || size(variables.warnings) == 0"
 	if mode == config.ModeAudit {
-		expr = "size(variables.violations) > 0 || " + expr
+		expr = "(variables.fails && size(variables.violations) > 0) || " + expr
 	}
 	name := strings.Replace(t.name, ".", "-warnings.", 1)
 	return admissionregistrationv1.ValidatingAdmissionPolicy{
@@ -455,7 +427,7 @@ func (g *generator) warnings(t target, mode config.Mode) admissionregistrationv1
 			MatchConstraints: g.matchResources(t.rules),
 			MatchConditions:  append(g.exemptions(), t.inScope...),
 			FailurePolicy:    failClosed,
-			Variables: append(append(g.variables(t), g.warningVariables()...),
+			Variables: append(append(g.variables(t, mode == config.ModeAudit), g.warningVariables(t)...),
 				admissionregistrationv1.Variable{Name: "message", Expression: "variables.warnings.join('; ')"}),
 			Validations: []admissionregistrationv1.Validation{{
 				Expression:        expr,

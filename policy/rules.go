@@ -22,8 +22,8 @@ type Rule struct {
 }
 
 // RuleTable lists every rule in evaluation order. Adding a rule is one
-// policy/rule_<id>.go file, one row here and its CEL counterpart in the
-// native generator (docs/policy.md, "Adding a rule").
+// policy/rule_<id>.go file, its CEL builder nativepolicy/rule_<id>.go and
+// one row here (docs/policy.md, "Adding a rule").
 var RuleTable = []Rule{
 	{RuleHostProcessMixed, SeverityMedium, checkHostProcessMixed},
 	{RuleHostNetwork, SeverityMedium, checkHostNetwork},

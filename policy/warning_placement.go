@@ -35,18 +35,30 @@ func warnPlacement(ev *evaluation) {
 	d := &ev.p.cfg.Defaults
 	for i := range d.Tolerations {
 		want := &d.Tolerations[i]
-		if toleratesDefault(spec.Tolerations, want) {
-			continue
+		if !toleratesDefault(spec.Tolerations, want) {
+			ev.res.Warnings = append(ev.res.Warnings, PlacementTolerationWarning(path, want))
 		}
-		ev.res.Warnings = append(ev.res.Warnings, "pod template: "+path+".tolerations do not tolerate the taint "+
-			taintString(want)+" of defaults.tolerations: the DaemonSet controller places pods from the template and will "+
-			"create no pods on the nodes with that taint; add the toleration "+tolerationJSON(want)+" to "+path+".tolerations")
 	}
 	if (d.NodeSelector == nil || *d.NodeSelector) && len(defaultNodeSelector(nil, spec, "")) > 0 {
-		ev.res.Warnings = append(ev.res.Warnings, "pod template: "+path+" does not constrain "+OSLabel+" to windows: "+
-			"the DaemonSet controller places pods from the template and will create a pod on every Linux node too, "+
-			"where it can never start; add "+OSLabel+": windows to "+path+".nodeSelector")
+		ev.res.Warnings = append(ev.res.Warnings, PlacementNodeSelectorWarning(path))
 	}
+}
+
+// PlacementTolerationWarning is the warning for a DaemonSet template, whose
+// pod spec is at path, that does not tolerate the default toleration want.
+// The native policies give the same words.
+func PlacementTolerationWarning(path string, want *corev1.Toleration) string {
+	return "pod template: " + path + ".tolerations do not tolerate the taint " +
+		taintString(want) + " of defaults.tolerations: the DaemonSet controller places pods from the template and will " +
+		"create no pods on the nodes with that taint; add the toleration " + tolerationJSON(want) + " to " + path + ".tolerations"
+}
+
+// PlacementNodeSelectorWarning is the warning for a DaemonSet template,
+// whose pod spec is at path, that does not constrain kubernetes.io/os.
+func PlacementNodeSelectorWarning(path string) string {
+	return "pod template: " + path + " does not constrain " + OSLabel + " to windows: " +
+		"the DaemonSet controller places pods from the template and will create a pod on every Linux node too, " +
+		"where it can never start; add " + OSLabel + ": windows to " + path + ".nodeSelector"
 }
 
 // toleratesDefault reports whether one of have tolerates every taint that

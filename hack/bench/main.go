@@ -65,7 +65,7 @@ func main() {
 	flag.IntVar(&o.searchRepeats, "search-repeats", 1, "repeats of the maximum-rate search")
 	flag.IntVar(&o.e2eRepeats, "e2e-repeats", 5, "repeats of the end-to-end runs")
 	flag.BoolVar(&o.e2ePlainOnly, "e2e-plain-only", false, "only the plain-pod cases (none-plain, plain and, with -e2e-native, native-plain), for more repeats of them in the same time")
-	flag.BoolVar(&o.e2eNative, "e2e-native", false, "also the native-policy cases (native, native-plain): 2 more runs per repeat")
+	flag.BoolVar(&o.e2eNative, "e2e-native", true, "the native-policy cases (native, native-plain): 2 more runs per repeat")
 	flag.BoolVar(&o.e2eBare, "e2e-bare", true, "the chart's configurations calling B, which answers without decoding, with HostProcess pods (bare): what kube-apiserver spends on the calls whatever the server, the baseline of the HostProcess pods/s goal; 1 more run per repeat")
 	flag.BoolVar(&o.e2eFloor, "e2e-floor", false, "also the chart's configurations with every pod webhook's matchConditions replaced by 'false', with plain pods (floor-plain): what any pod webhook costs a pod it is never called for; 1 more run per repeat")
 	flag.BoolVar(&o.e2eUndefault, "e2e-undefaulted", false, "HostProcess pods without the nodeSelector kubernetes.io/os=windows, so that the mutating webhook is called and patches each one (by default they carry it, as DaemonSet pods do, and the chart's condition skips that call)")

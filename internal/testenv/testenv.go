@@ -60,6 +60,7 @@ type options struct {
 	webhook      envtest.WebhookInstallOptions
 	apiServer    []string
 	etcd         []string
+	etcdDataDir  string
 	scheme       *runtime.Scheme
 	logger       *logr.Logger
 	attachOutput bool
@@ -92,6 +93,13 @@ func WithAPIServerFlags(flags ...string) Option {
 // WithEtcdFlags passes extra etcd flags, in the same form as WithAPIServerFlags.
 func WithEtcdFlags(flags ...string) Option {
 	return func(opts *options) { opts.etcd = append(opts.etcd, flags...) }
+}
+
+// WithEtcdDataDir keeps etcd's data in dir (the caller's; it is not
+// removed), so that Environment.ControlPlane.Etcd can be stopped and started
+// again with its data, as in an etcd outage.
+func WithEtcdDataDir(dir string) Option {
+	return func(opts *options) { opts.etcdDataDir = dir }
 }
 
 // WithScheme sets the scheme of Env.Client (and of envtest's CRD/webhook handling).
@@ -179,7 +187,7 @@ func New(opts ...Option) (*Env, error) {
 	// binaries from bin/ are always the ones used.
 	api := te.ControlPlane.GetAPIServer()
 	api.Path = apiserverPath
-	te.ControlPlane.Etcd = &envtest.Etcd{Path: etcdPath}
+	te.ControlPlane.Etcd = &envtest.Etcd{Path: etcdPath, DataDir: o.etcdDataDir}
 	te.ControlPlane.KubectlPath = filepath.Join(bin, Kubectl)
 
 	apiArgs := api.Configure()
