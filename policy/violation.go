@@ -28,6 +28,9 @@ type Result struct {
 	// Warnings are notes that do not affect the verdict, such as fields that
 	// have no effect on HostProcess containers.
 	Warnings []string
+	// Exceptions are the HostProcessExceptions under which the pod was
+	// evaluated: each spared it at least one violation (exception.go).
+	Exceptions []AppliedException
 }
 
 // Allowed reports whether the pod has no violations.
