@@ -70,13 +70,7 @@ func ValidateException(e *HostProcessException, c *AdmissionConfiguration, ch Ex
 		}
 		errs = append(errs, validateSelector(p.Selector, pp.Child("selector"))...)
 	}
-	g, gp := &s.Grants, spec.Child("grants")
-	if len(g.Accounts) == 0 && len(g.LocalGroups) == 0 && len(g.Images) == 0 && !g.InheritUser {
-		errs = append(errs, field.Required(gp, "grant at least one of accounts, localGroups, images or inheritUser"))
-	}
-	errs = append(errs, validateAccounts(g.Accounts, false, gp.Child("accounts"))...)
-	errs = append(errs, validateAccounts(g.LocalGroups, true, gp.Child("localGroups"))...)
-	errs = append(errs, validateImagePatterns(g.Images, gp.Child("images"))...)
+	errs = append(errs, ValidateExceptionGrants(&s.Grants, spec.Child("grants"))...)
 	errs = append(errs, validateExpiry(e, c, ch, spec.Child("expiresAt"))...)
 	errs = append(errs, validateText(s.Reason, true, maxExceptionReason, spec.Child("reason"))...)
 	errs = append(errs, validateText(s.Ticket, false, maxExceptionTicket, spec.Child("ticket"))...)
@@ -122,4 +116,18 @@ func validateText(s string, required bool, max int, p *field.Path) field.ErrorLi
 		return field.ErrorList{field.TooLong(p, "", max)}
 	}
 	return nil
+}
+
+// ValidateExceptionGrants checks an exception's grants at p: at least one,
+// and only what the configuration could express (administrative groups and
+// names Windows refuses are refused as in allowedUsers and
+// allowedLocalGroups).
+func ValidateExceptionGrants(g *ExceptionGrants, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if len(g.Accounts) == 0 && len(g.LocalGroups) == 0 && len(g.Images) == 0 && !g.InheritUser {
+		errs = append(errs, field.Required(p, "grant at least one of accounts, localGroups, images or inheritUser"))
+	}
+	errs = append(errs, validateAccounts(g.Accounts, false, p.Child("accounts"))...)
+	errs = append(errs, validateAccounts(g.LocalGroups, true, p.Child("localGroups"))...)
+	return append(errs, validateImagePatterns(g.Images, p.Child("images"))...)
 }

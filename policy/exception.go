@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
 )
@@ -39,6 +40,8 @@ type Exception struct {
 	Name string
 	// ExpiresAt is when it stops applying.
 	ExpiresAt time.Time
+	// Created is its creation time.
+	Created time.Time
 
 	namespaces     map[string]struct{}
 	namePrefix     string
@@ -48,12 +51,18 @@ type Exception struct {
 	images         []imagePattern
 }
 
-// CompileException compiles e. e should be valid (config.ValidateException);
-// CompileException still reports a selector it cannot parse.
+// CompileException compiles e, which config.ValidateException accepted
+// when it was written. Its grants are checked again, as a stored exception
+// may predate the validation (written while no webhook or policy checked
+// exceptions): one that grants what the configuration refuses is an error.
 func CompileException(e *config.HostProcessException) (*Exception, error) {
+	if errs := config.ValidateExceptionGrants(&e.Spec.Grants, field.NewPath("spec", "grants")); len(errs) > 0 {
+		return nil, fmt.Errorf("HostProcessException %s: %w", e.Name, errs.ToAggregate())
+	}
 	x := &Exception{
 		Name:       e.Name,
 		ExpiresAt:  e.Spec.ExpiresAt.Time,
+		Created:    e.CreationTimestamp.Time,
 		namespaces: toSet(e.Spec.Namespaces),
 		grants:     e.Spec.Grants,
 	}
@@ -76,6 +85,13 @@ func CompileException(e *config.HostProcessException) (*Exception, error) {
 // ActiveAt reports whether the exception applies at now: now is before
 // its expiresAt.
 func (x *Exception) ActiveAt(now time.Time) bool { return now.Before(x.ExpiresAt) }
+
+// withinLifetime reports whether the exception lasts at most max from its
+// creation; an exception that lasts longer (written while nothing checked
+// exceptions, or before maxLifetime was shortened) never applies.
+func (x *Exception) withinLifetime(max *metav1.Duration) bool {
+	return max == nil || x.Created.IsZero() || !x.ExpiresAt.After(x.Created.Add(max.Duration))
+}
 
 // Selects reports whether the exception selects the pod (or pod template)
 // of in: its namespace is listed, and the name prefix, service account and
@@ -128,7 +144,7 @@ func (p *Policy) EvaluateWithExceptions(in Input, exceptions []*Exception, now t
 	base, _ := p.scopeFor(in.Namespace)
 	var applied []*Exception
 	for _, x := range exceptions {
-		if !x.ActiveAt(now) || !x.Selects(&in) {
+		if !x.ActiveAt(now) || !x.withinLifetime(p.cfg.Exceptions.MaxLifetime) || !x.Selects(&in) {
 			continue
 		}
 		if one := p.evaluate(in, widen(base, x), true); len(one.Violations) < len(res.Violations) {

@@ -288,3 +288,48 @@ func TestDecideNamesTheExceptionAndItsExpiry(t *testing.T) {
 		t.Errorf("under warn the exception's warning follows the violations: %+v", d)
 	}
 }
+
+func TestStoredExceptionsThatTheValidationWouldRefuseGrantNothing(t *testing.T) {
+	now := time.Date(2026, 12, 8, 1, 0, 0, 0, time.UTC)
+	e := &config.HostProcessException{
+		ObjectMeta: metav1.ObjectMeta{Name: "admins", CreationTimestamp: metav1.NewTime(now.Add(-time.Hour))},
+		Spec: config.ExceptionSpec{
+			Namespaces: []string{"ops"},
+			Grants:     config.ExceptionGrants{LocalGroups: []string{`BUILTIN\Administrators`}},
+			ExpiresAt:  metav1.NewTime(now.Add(time.Hour)),
+			Reason:     "r",
+		},
+	}
+	_, err := CompileException(e)
+	want := `HostProcessException admins: spec.grants.localGroups[0]: Forbidden: "BUILTIN\\Administrators" names the built-in group Administrators (S-1-5-32-544), which has administrative rights`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("CompileException error %v, want %q...", err, want)
+	}
+
+	// An exception that lasts longer than maxLifetime from its creation
+	// (stored before maxLifetime was shortened) never applies.
+	e.Spec.Grants = config.ExceptionGrants{Accounts: []string{system}}
+	x, err := CompileException(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.AllowedUsers = []string{localService}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := validPod()
+	pod.Spec.SecurityContext.WindowsOptions.RunAsUserName = ptr.To(system)
+	in := Input{Namespace: Namespace{Name: "ops"}, Spec: &pod.Spec, Name: "agent"}
+	if res := p.EvaluateWithExceptions(in, []*Exception{x}, now); len(res.Exceptions) != 1 {
+		t.Fatalf("a two-hour exception under the default 24h does not apply: %+v", res)
+	}
+	cfg.Exceptions.MaxLifetime = &metav1.Duration{Duration: 90 * time.Minute}
+	if p, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if res := p.EvaluateWithExceptions(in, []*Exception{x}, now); len(res.Exceptions) != 0 || len(res.Violations) != 1 {
+		t.Fatalf("a two-hour exception under maxLifetime 90m applies: %+v", res)
+	}
+}
