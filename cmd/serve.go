@@ -237,6 +237,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("setting up the background audit: %w", err)
 	}
+	background.Exceptions = exceptions.Exceptions
 	var auditRunner manager.Runnable = background
 	if o.leaderElect {
 		lock, err := leader.NewLeaseLock(cfg, o.leaderElectionNS, "hostprocess-admission")

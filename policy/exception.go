@@ -130,7 +130,9 @@ func ExceptionWarning(a AppliedException) string {
 // EvaluateWithExceptions evaluates in as Evaluate does and, when it has
 // violations, under the exceptions among exceptions that select it and are
 // active at now (see the top of this file). Result.Exceptions lists those
-// that apply, by name.
+// that apply, by name; when violations remain, Result.ExpiredExceptions
+// lists the exceptions that select the pod and would spare it one but have
+// expired (the audit flags such a pod: it outlived its grant).
 func (p *Policy) EvaluateWithExceptions(in Input, exceptions []*Exception, now time.Time) Result {
 	res := p.Evaluate(in)
 	if len(res.Violations) == 0 || len(exceptions) == 0 {
@@ -142,24 +144,42 @@ func (p *Policy) EvaluateWithExceptions(in Input, exceptions []*Exception, now t
 	// A namespace that no rule matches has the top-level scope, with no
 	// images; an exception that selects it lifts the rule namespace.
 	base, _ := p.scopeFor(in.Namespace)
-	var applied []*Exception
+	var applied, expired []*Exception
 	for _, x := range exceptions {
-		if !x.ActiveAt(now) || !x.withinLifetime(p.cfg.Exceptions.MaxLifetime) || !x.Selects(&in) {
+		if !x.withinLifetime(p.cfg.Exceptions.MaxLifetime) || !x.Selects(&in) {
 			continue
 		}
 		if one := p.evaluate(in, widen(base, x), true); len(one.Violations) < len(res.Violations) {
-			applied = append(applied, x)
+			if x.ActiveAt(now) {
+				applied = append(applied, x)
+			} else {
+				expired = append(expired, x)
+			}
 		}
 	}
 	if len(applied) == 0 {
+		res.ExpiredExceptions = appliedList(expired)
 		return res
 	}
 	res = p.evaluate(in, widen(base, applied...), true)
-	sort.Slice(applied, func(i, j int) bool { return applied[i].Name < applied[j].Name })
-	for _, x := range applied {
-		res.Exceptions = append(res.Exceptions, AppliedException{Name: x.Name, ExpiresAt: x.ExpiresAt})
+	res.Exceptions = appliedList(applied)
+	if len(res.Violations) > 0 {
+		res.ExpiredExceptions = appliedList(expired)
 	}
 	return res
+}
+
+// appliedList names xs, sorted by name.
+func appliedList(xs []*Exception) []AppliedException {
+	if len(xs) == 0 {
+		return nil
+	}
+	out := make([]AppliedException, len(xs))
+	for i, x := range xs {
+		out[i] = AppliedException{Name: x.Name, ExpiresAt: x.ExpiresAt}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // widen returns base with the grants of xs added. The names in messages

@@ -59,6 +59,8 @@ func TestEvaluateWithExceptions(t *testing.T) {
 		// want are the violations' messages; applied the exceptions named.
 		want    []string
 		applied []string
+		// expired are the expired exceptions that would spare the pod.
+		expired []string
 	}{
 		{
 			name: "without exceptions a SYSTEM pod is denied",
@@ -84,6 +86,15 @@ func TestEvaluateWithExceptions(t *testing.T) {
 			exceptions: []*config.HostProcessException{exception("debug", nil)},
 			at:         expires,
 			want:       []string{systemDenied},
+			expired:    []string{"debug"},
+		},
+		{
+			name:       "an expired exception that would spare the pod is named as expired",
+			in:         pod(nil),
+			exceptions: []*config.HostProcessException{exception("debug", nil)},
+			at:         expires.Add(time.Minute),
+			want:       []string{systemDenied},
+			expired:    []string{"debug"},
 		},
 		{
 			name:       "an exception for another namespace does not apply",
@@ -266,6 +277,13 @@ func TestEvaluateWithExceptions(t *testing.T) {
 			}
 			if strings.Join(names, ",") != strings.Join(tc.applied, ",") {
 				t.Errorf("exceptions: got %q, want %q", names, tc.applied)
+			}
+			var expired []string
+			for _, a := range res.ExpiredExceptions {
+				expired = append(expired, a.Name)
+			}
+			if strings.Join(expired, ",") != strings.Join(tc.expired, ",") {
+				t.Errorf("expired exceptions: got %q, want %q", expired, tc.expired)
 			}
 		})
 	}

@@ -31,6 +31,9 @@ type Result struct {
 	// Exceptions are the HostProcessExceptions under which the pod was
 	// evaluated: each spared it at least one violation (exception.go).
 	Exceptions []AppliedException
+	// ExpiredExceptions are the expired HostProcessExceptions that select
+	// the pod and would spare it a violation that it still has.
+	ExpiredExceptions []AppliedException
 }
 
 // Allowed reports whether the pod has no violations.
