@@ -49,6 +49,10 @@ type Background struct {
 	log    logr.Logger
 	now    func() time.Time
 
+	// Exceptions, when set, returns the HostProcessExceptions each pass
+	// evaluates under (Scanner.SetExceptions).
+	Exceptions func() []*policy.Exception
+
 	crdsMissing bool
 }
 
@@ -127,6 +131,9 @@ func (b *Background) RunOnce(ctx context.Context) (err error) {
 	}()
 	start := b.now()
 	s := NewScanner(b.policy())
+	if b.Exceptions != nil {
+		s.SetExceptions(b.Exceptions(), start)
+	}
 	if err := collectInto(ctx, b.lists, s, CollectOptions{}); err != nil {
 		return err
 	}

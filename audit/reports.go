@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -31,6 +32,9 @@ const (
 	// RuleWarnings is the rule of an object's "warn" result: the policy's
 	// warnings, such as a runAsUserName the runtime will fail to log on.
 	RuleWarnings = "warnings"
+	// RuleExceptionExpired is the rule of the "fail" result of an object
+	// still running after the HostProcessException that admitted it expired.
+	RuleExceptionExpired = "exceptionExpired"
 	// ManagedByLabel marks the reports the background audit owns; it deletes those no longer
 	// needed and never touches others.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
@@ -86,6 +90,9 @@ func objectResults(o *Object) []openreports.ReportResult {
 	if o.Owner != "" {
 		base.Properties["owner"] = o.Owner
 	}
+	if len(o.Exceptions) > 0 {
+		base.Properties["exceptions"] = exceptionList(o.Exceptions, "expires")
+	}
 	var warn []openreports.ReportResult
 	if len(o.Warnings) > 0 {
 		r := base
@@ -109,6 +116,9 @@ func objectResults(o *Object) []openreports.ReportResult {
 		r.Rule, r.Result, r.Severity, r.Scored = RuleHostProcess, "pass", "info", true
 		r.Description = fmt.Sprintf("HostProcess %s runs as %s and breaks no rule",
 			strings.ToLower(o.Kind), strings.Join(o.RunAsUserNames, ", "))
+		if len(o.Exceptions) > 0 {
+			r.Description += " under " + exceptionList(o.Exceptions, "expires")
+		}
 		return append([]openreports.ReportResult{r}, warn...)
 	}
 	var out []openreports.ReportResult
@@ -130,7 +140,29 @@ func objectResults(o *Object) []openreports.ReportResult {
 		r.Description = strings.Join(byRule[rule], "; ")
 		out = append(out, r)
 	}
+	if len(o.ExpiredExceptions) > 0 {
+		r := base
+		r.Properties = make(map[string]string, len(base.Properties)+1)
+		for k, v := range base.Properties {
+			r.Properties[k] = v
+		}
+		r.Properties["expiredExceptions"] = exceptionList(o.ExpiredExceptions, "expired")
+		r.Rule, r.Result, r.Severity, r.Scored = RuleExceptionExpired, "fail", "high", true
+		r.Description = fmt.Sprintf("HostProcess %s still runs after %s", strings.ToLower(o.Kind), exceptionList(o.ExpiredExceptions, "expired"))
+		out = append(out, r)
+	}
 	return append(out, warn...)
+}
+
+// exceptionList names exceptions with their expiry, e.g.
+// HostProcessException "debug" (expires at 2026-12-08T02:00:00Z); verb is
+// "expires" or "expired".
+func exceptionList(as []policy.AppliedException, verb string) string {
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = fmt.Sprintf("HostProcessException %q (%s at %s)", a.Name, verb, a.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func summarize(results []openreports.ReportResult) openreports.ReportSummary {

@@ -76,6 +76,12 @@ type Object struct {
 	Violations []policy.Violation `json:"violations,omitempty"`
 	// Warnings are the policy's notes, such as fields that have no effect.
 	Warnings []string `json:"warnings,omitempty"`
+	// Exceptions are the active HostProcessExceptions the object is
+	// admitted under: each spares it a violation.
+	Exceptions []policy.AppliedException `json:"exceptions,omitempty"`
+	// ExpiredExceptions are expired HostProcessExceptions that would spare
+	// the object a violation it has: it outlived its grant.
+	ExpiredExceptions []policy.AppliedException `json:"expiredExceptions,omitempty"`
 }
 
 // PodRef is a HostProcess Pod grouped under its top-level owner.

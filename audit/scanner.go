@@ -3,6 +3,7 @@ package audit
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,6 +73,9 @@ type Scanner struct {
 	podUsers map[namespaceUser]int
 	hpPods   int
 	scanned  Scanned
+	// exceptions are the HostProcessExceptions applied at now.
+	exceptions []*policy.Exception
+	now        time.Time
 }
 
 // NewScanner returns a Scanner that evaluates under p.
@@ -84,6 +88,14 @@ func NewScanner(p *policy.Policy) *Scanner {
 		nodes:      map[*Object]map[string]struct{}{},
 		podUsers:   map[namespaceUser]int{},
 	}
+}
+
+// SetExceptions makes the scanner evaluate under the HostProcessExceptions
+// xs at the time now: an object admitted under an active one lists it, an
+// object that still has the violation an expired one spared lists that one
+// as expired (Object.Exceptions, Object.ExpiredExceptions).
+func (s *Scanner) SetExceptions(xs []*policy.Exception, now time.Time) {
+	s.exceptions, s.now = xs, now
 }
 
 // AddNamespace records a namespace's labels, for namespace rules and the Pod Security level.
@@ -214,10 +226,12 @@ func (s *Scanner) add(key objectKey, gvk schema.GroupVersionKind, meta metav1.Ob
 			Kind:      gvk.Kind,
 		}
 		if t.Meta != nil {
-			in.Annotations = t.Meta.Annotations
+			in.Annotations, in.Labels = t.Meta.Annotations, t.Meta.Labels
 		}
-		res := s.policy.Evaluate(in)
+		in.Name = key.name
+		res := s.policy.EvaluateWithExceptions(in, s.exceptions, s.now)
 		obj.Violations, obj.Warnings = res.Violations, res.Warnings
+		obj.Exceptions, obj.ExpiredExceptions = res.Exceptions, res.ExpiredExceptions
 		obj.Status = StatusCompliant
 		if len(res.Violations) > 0 {
 			obj.Status = StatusViolating

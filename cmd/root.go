@@ -1,4 +1,4 @@
-// Package cmd holds the cobra commands: serve, check, audit, executor and version.
+// Package cmd holds the cobra commands: serve, check, generate, exception, audit, executor and version.
 package cmd
 
 import (
@@ -36,6 +36,7 @@ func NewRootCommand() *cobra.Command {
 		newServeCommand(),
 		newCheckCommand(),
 		newGenerateCommand(),
+		newExceptionCommand(),
 		newAuditCommand(),
 		newExecutorCommand(),
 		newVersionCommand(),

@@ -15,6 +15,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -27,6 +28,7 @@ import (
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/hostprocess-admission/hostprocess-admission/audit"
+	"github.com/hostprocess-admission/hostprocess-admission/config"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/certs"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/leader"
 	"github.com/hostprocess-admission/hostprocess-admission/webhook"
@@ -189,12 +191,31 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("watching namespaces: %w", err)
 	}
+	// HostProcessExceptions are cached from the start too, so that each
+	// review applies the exceptions active at its time (docs/exceptions.md).
+	// Without the CRD (the chart installs it) there are none: nothing is
+	// granted beyond the configuration.
+	exceptions := webhook.NewExceptionCache(log.WithName("exceptions"), nil)
+	exSynced := func() bool { return true }
+	exInformer, err := mgr.GetCache().GetInformer(ctx, &config.HostProcessException{})
+	switch {
+	case meta.IsNoMatchError(err):
+		log.Info("the CRD hostprocessexceptions.hostprocess.dev is not installed: no HostProcessException applies until it is installed and serve restarted")
+	case err != nil:
+		return fmt.Errorf("watching HostProcessExceptions: %w", err)
+	default:
+		if _, err := exInformer.AddEventHandler(exceptions.Handler()); err != nil {
+			return fmt.Errorf("watching HostProcessExceptions: %w", err)
+		}
+		exSynced = exInformer.HasSynced
+	}
 	handler := &webhook.Handler{
 		Policy:       source.Policy,
 		Namespaces:   webhook.CachedNamespaces{Cache: mgr.GetCache(), Live: mgr.GetAPIReader(), Timeout: o.namespaceTimeout},
 		Metrics:      metrics,
 		Log:          log.WithName("admission"),
 		MaxBodyBytes: o.maxBodyBytes,
+		Exceptions:   exceptions,
 	}
 	server.Register(webhook.ValidatePath, handler.Validate())
 	server.Register(webhook.MutatePath, handler.Mutate())
@@ -216,6 +237,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("setting up the background audit: %w", err)
 	}
+	background.Exceptions = exceptions.Exceptions
 	var auditRunner manager.Runnable = background
 	if o.leaderElect {
 		lock, err := leader.NewLeaseLock(cfg, o.leaderElectionNS, "hostprocess-admission")
@@ -242,6 +264,14 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}); err != nil {
 		return err
 	}
+	if err := mgr.AddReadyzCheck("exception-cache", func(*http.Request) error {
+		if !exSynced() {
+			return errors.New("HostProcessException cache has not synced")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	log.Info("starting", "config", o.configPath, "port", o.port)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("serving: %w", err)
@@ -260,6 +290,7 @@ func servedScheme() (*runtime.Scheme, error) {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme,
 		admissionregistrationv1.AddToScheme, coordinationv1.AddToScheme,
+		config.AddExceptionsToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			return nil, err

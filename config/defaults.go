@@ -17,6 +17,9 @@ var defaultAllowedUsers = []string{
 // defaultAuditInterval is the time between audit passes when audit.interval is unset.
 const defaultAuditInterval = 5 * time.Minute
 
+// DefaultExceptionMaxLifetime is exceptions.maxLifetime when it is unset.
+const DefaultExceptionMaxLifetime = 24 * time.Hour
+
 // Default returns the configuration used when there is no configuration file.
 func Default() *AdmissionConfiguration {
 	c := &AdmissionConfiguration{}
@@ -50,5 +53,8 @@ func SetDefaults(c *AdmissionConfiguration) {
 	}
 	if c.Audit.Interval == nil {
 		c.Audit.Interval = &metav1.Duration{Duration: defaultAuditInterval}
+	}
+	if c.Exceptions.MaxLifetime == nil {
+		c.Exceptions.MaxLifetime = &metav1.Duration{Duration: DefaultExceptionMaxLifetime}
 	}
 }

@@ -63,6 +63,7 @@ func TestSetDefaults(t *testing.T) {
 				AllowedUsers: []string{`NT AUTHORITY\SYSTEM`, `NT AUTHORITY\Local service`, `NT AUTHORITY\NetworkService`},
 				Defaults:     Defaults{NodeSelector: new(true)},
 				Audit:        Audit{Enabled: new(true), Interval: &metav1.Duration{Duration: 5 * time.Minute}},
+				Exceptions:   Exceptions{MaxLifetime: &metav1.Duration{Duration: 24 * time.Hour}},
 			},
 		},
 		{
@@ -75,6 +76,7 @@ func TestSetDefaults(t *testing.T) {
 				AllowedUsers: []string{},
 				Defaults:     Defaults{NodeSelector: new(true)},
 				Audit:        Audit{Enabled: new(true), Interval: &metav1.Duration{Duration: 5 * time.Minute}},
+				Exceptions:   Exceptions{MaxLifetime: &metav1.Duration{Duration: 24 * time.Hour}},
 			},
 		},
 		{
@@ -85,6 +87,7 @@ func TestSetDefaults(t *testing.T) {
 				AllowedUsers: []string{`NT AUTHORITY\SYSTEM`},
 				Defaults:     Defaults{NodeSelector: new(false)},
 				Audit:        Audit{Enabled: new(false), Interval: &metav1.Duration{Duration: time.Hour}},
+				Exceptions:   Exceptions{MaxLifetime: &metav1.Duration{Duration: 2 * time.Hour}},
 			},
 			want: AdmissionConfiguration{
 				TypeMeta:     metav1.TypeMeta{APIVersion: APIVersion, Kind: Kind},
@@ -93,6 +96,7 @@ func TestSetDefaults(t *testing.T) {
 				AllowedUsers: []string{`NT AUTHORITY\SYSTEM`},
 				Defaults:     Defaults{NodeSelector: new(false)},
 				Audit:        Audit{Enabled: new(false), Interval: &metav1.Duration{Duration: time.Hour}},
+				Exceptions:   Exceptions{MaxLifetime: &metav1.Duration{Duration: 2 * time.Hour}},
 			},
 		},
 	}

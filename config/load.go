@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	yamlv2 "go.yaml.in/yaml/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -49,7 +50,7 @@ func Decode(data []byte) (*AdmissionConfiguration, error) {
 	// Case-sensitive like the Kubernetes API: "Mode" is an unknown field, not mode.
 	strictErrs, err := kjson.UnmarshalStrict(jsonData, c)
 	if err != nil {
-		return nil, decodeError(err)
+		return nil, decodeError(err, jsonData)
 	}
 	// The version decides which fields exist, so it is checked first.
 	if errs := validateTypeMeta(c); len(errs) > 0 {
@@ -119,7 +120,7 @@ func checkSingleDocument(data []byte) (empty bool, err error) {
 // decodeError makes a decoding error name the field, in the terms of a
 // configuration file rather than of Go types. The input is valid JSON by now,
 // so there are no syntax errors.
-func decodeError(err error) error {
+func decodeError(err error, jsonData []byte) error {
 	if value, field, typ, ok := typeError(err); ok {
 		// The path names embedded structs by their Go name.
 		field = strings.TrimPrefix(field, "TypeMeta.")
@@ -128,12 +129,31 @@ func decodeError(err error) error {
 		}
 		return fmt.Errorf("%s: must be %s, not %s", field, describeType(typ), describeValue(value))
 	}
-	// metav1.Duration reports a bad duration without its field; audit.interval
-	// is the only duration in the configuration.
+	// metav1.Duration reports a bad duration without its field: find the
+	// duration that does not parse.
 	if strings.HasPrefix(err.Error(), "time: ") {
-		return fmt.Errorf("audit.interval: %w (want a duration such as 5m or 1h30m)", err)
+		return fmt.Errorf("%s: %w (want a duration such as 5m or 1h30m)", badDuration(jsonData), err)
 	}
 	return err
+}
+
+// badDuration returns the path of the first duration field of the
+// configuration jsonData that does not parse.
+func badDuration(jsonData []byte) string {
+	var durations struct {
+		Audit struct {
+			Interval json.RawMessage `json:"interval"`
+		} `json:"audit"`
+		Exceptions struct {
+			MaxLifetime json.RawMessage `json:"maxLifetime"`
+		} `json:"exceptions"`
+	}
+	_ = json.Unmarshal(jsonData, &durations)
+	var d metav1.Duration
+	if raw := durations.Exceptions.MaxLifetime; raw != nil && d.UnmarshalJSON(raw) != nil {
+		return "exceptions.maxLifetime"
+	}
+	return "audit.interval"
 }
 
 // typeError extracts the fields of an *UnmarshalTypeError, either from

@@ -186,6 +186,21 @@ defaults:
 			wantErr: `audit.interval: time: unknown unit " minutes" in duration "5 minutes" (want a duration such as 5m or 1h30m)`,
 		},
 		{
+			name:    "an exceptions.maxLifetime that does not parse is an error naming that field",
+			in:      header + "audit: {interval: 5m}\nexceptions: {maxLifetime: 1 day}\n",
+			wantErr: `exceptions.maxLifetime: time: unknown unit " day" in duration "1 day" (want a duration such as 5m or 1h30m)`,
+		},
+		{
+			name:    "a negative exceptions.maxLifetime is an error naming the field",
+			in:      header + "exceptions: {maxLifetime: -1h}\n",
+			wantErr: `exceptions.maxLifetime: Invalid value: "-1h0m0s": must be positive`,
+		},
+		{
+			name:    "an unknown field under exceptions is an error naming it",
+			in:      header + "exceptions: {maxLifeTime: 1h}\n",
+			wantErr: `unknown field "exceptions.maxLifeTime"`,
+		},
+		{
 			name:    "a list instead of a mapping is an error",
 			in:      "- mode: warn\n",
 			wantErr: "the configuration must be a YAML or JSON object, not a list",

@@ -52,6 +52,8 @@ type AdmissionConfiguration struct {
 	Defaults Defaults `json:"defaults"`
 	// Audit configures the background audit that writes reports.
 	Audit Audit `json:"audit"`
+	// Exceptions configures HostProcessException objects.
+	Exceptions Exceptions `json:"exceptions"`
 }
 
 // NamespaceRule selects namespaces by name and/or labels and narrows what
@@ -104,4 +106,11 @@ type Audit struct {
 	Enabled *bool `json:"enabled,omitempty"`
 	// Interval between audit passes. Default 5m.
 	Interval *metav1.Duration `json:"interval,omitempty"`
+}
+
+// Exceptions configures HostProcessException objects (docs/exceptions.md).
+type Exceptions struct {
+	// MaxLifetime is the longest a HostProcessException may last: its
+	// expiresAt is at most this long after its creation. Default 24h.
+	MaxLifetime *metav1.Duration `json:"maxLifetime,omitempty"`
 }

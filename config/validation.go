@@ -35,6 +35,9 @@ func Validate(c *AdmissionConfiguration) field.ErrorList {
 	errs = append(errs, validateExemptions(&c.Exemptions, field.NewPath("exemptions"))...)
 	errs = append(errs, validateDefaults(&c.Defaults, field.NewPath("defaults"))...)
 	errs = append(errs, validateAudit(&c.Audit, field.NewPath("audit"))...)
+	if m := c.Exceptions.MaxLifetime; m != nil && m.Duration <= 0 {
+		errs = append(errs, field.Invalid(field.NewPath("exceptions", "maxLifetime"), m.Duration.String(), "must be positive"))
+	}
 	return errs
 }
 
@@ -189,8 +192,15 @@ func validateNamespaceRule(r *NamespaceRule, c *AdmissionConfiguration, p *field
 		// An empty list could mean "no image" or "any image"; make the author say which.
 		errs = append(errs, field.Required(p.Child("allowedImages"), "list at least one pattern, or leave allowedImages out to allow any image"))
 	}
-	for i, image := range r.AllowedImages {
-		ip := p.Child("allowedImages").Index(i)
+	return append(errs, validateImagePatterns(r.AllowedImages, p.Child("allowedImages"))...)
+}
+
+// validateImagePatterns checks allowedImages patterns, or an exception's
+// granted images.
+func validateImagePatterns(images []string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, image := range images {
+		ip := p.Index(i)
 		switch {
 		case image == "":
 			errs = append(errs, field.Required(ip, "must not be empty"))

@@ -187,14 +187,16 @@ var _ = Describe("hostprocess-admission installed with its Helm chart", Ordered,
 		Eventually(func(g Gomega) {
 			v, err := cluster.Clientset.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, releaseName, metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(v.Webhooks).To(HaveLen(2))
+			g.Expect(v.Webhooks).To(HaveLen(3)) // pods, workloads, exceptions
 			for _, w := range v.Webhooks {
 				g.Expect(string(w.ClientConfig.CABundle)).To(Equal(string(secret.Data["ca.crt"])), w.Name)
 			}
 			m, err := cluster.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, releaseName, metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(m.Webhooks).To(HaveLen(1))
-			g.Expect(string(m.Webhooks[0].ClientConfig.CABundle)).To(Equal(string(secret.Data["ca.crt"])))
+			g.Expect(m.Webhooks).To(HaveLen(2)) // pods, exceptions
+			for _, w := range m.Webhooks {
+				g.Expect(string(w.ClientConfig.CABundle)).To(Equal(string(secret.Data["ca.crt"])), w.Name)
+			}
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 
 		By("checking that the API server calls the webhook through the Service: a server dry run gets the default nodeSelector")

@@ -38,6 +38,11 @@ type Input struct {
 	// gets the placement warnings of warning_placement.go, and a workload's
 	// template defaults with defaults.workloadTemplates (defaults.go).
 	Kind string
+	// Name is the pod's name (its generateName when it has none yet), or
+	// the workload's; Labels are the pod's or the pod template's. Only
+	// exceptions read them (exception.go).
+	Name   string
+	Labels map[string]string
 }
 
 // metaPath returns the field path of the metadata beside the spec at
@@ -71,6 +76,9 @@ type scope struct {
 	images       []imagePattern
 	// allowedImages is the patterns, joined for messages.
 	allowedImages string
+	// inheritUserGranted is true when an exception allows the annotation
+	// microsoft.com/hostprocess-inherit-user.
+	inheritUserGranted bool
 }
 
 type namespaceRule struct {
@@ -176,8 +184,14 @@ func (p *Policy) Evaluate(in Input) Result {
 	if in.SpecPath == "" {
 		in.SpecPath = "spec"
 	}
-	ev := evaluation{p: p, in: in, res: Result{HostProcess: true}}
-	ev.scope, ev.nsMatched = p.scopeFor(in.Namespace)
+	sc, matched := p.scopeFor(in.Namespace)
+	return p.evaluate(in, sc, matched)
+}
+
+// evaluate runs every rule over in, a HostProcess pod, under sc, the scope
+// of its namespace (widened by exceptions, exception.go).
+func (p *Policy) evaluate(in Input, sc *scope, nsMatched bool) Result {
+	ev := evaluation{p: p, in: in, res: Result{HostProcess: true}, scope: sc, nsMatched: nsMatched}
 	ev.inheritValue, ev.inheritUser = inheritsUser(in.Annotations)
 	for i := range RuleTable {
 		RuleTable[i].check(&ev)

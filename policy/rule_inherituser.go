@@ -22,7 +22,7 @@ Reported once, against "pod".
 const RuleInheritUser = "inheritUser"
 
 func checkInheritUser(ev *evaluation) {
-	if !ev.inheritUser || ev.scope.systemAllowed() {
+	if !ev.inheritUser || ev.scope.inheritUserAllowed() {
 		return
 	}
 	field := annotationPath(ev.in.SpecPath, InheritUserAnnotation)
@@ -30,3 +30,7 @@ func checkInheritUser(ev *evaluation) {
 		"pod: "+field+" "+quote(ev.inheritValue)+" makes every container run as "+config.SystemAccount+
 			", which is not allowed (allowed: "+ev.scope.allowedNames+")")
 }
+
+// inheritUserAllowed reports whether the inherit-user annotation is allowed
+// in s: SYSTEM is allowed, or an exception grants the annotation.
+func (s *scope) inheritUserAllowed() bool { return s.inheritUserGranted || s.systemAllowed() }

@@ -28,6 +28,12 @@ type Result struct {
 	// Warnings are notes that do not affect the verdict, such as fields that
 	// have no effect on HostProcess containers.
 	Warnings []string
+	// Exceptions are the HostProcessExceptions under which the pod was
+	// evaluated: each spared it at least one violation (exception.go).
+	Exceptions []AppliedException
+	// ExpiredExceptions are the expired HostProcessExceptions that select
+	// the pod and would spare it a violation that it still has.
+	ExpiredExceptions []AppliedException
 }
 
 // Allowed reports whether the pod has no violations.

@@ -18,7 +18,7 @@ verdict:
 
 func warnRuntime(ev *evaluation) {
 	if ev.inheritUser {
-		if ev.scope.systemAllowed() {
+		if ev.scope.inheritUserAllowed() {
 			field := annotationPath(ev.in.SpecPath, InheritUserAnnotation)
 			ev.res.Warnings = append(ev.res.Warnings, "pod: "+field+" "+quote(ev.inheritValue)+
 				" makes every container run as "+config.SystemAccount+"; runAsUserName has no effect")

@@ -64,6 +64,11 @@ type Handler struct {
 	Log        logr.Logger
 	// MaxBodyBytes bounds the request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Exceptions are the HostProcessExceptions applied to the objects
+	// evaluated, while each is active; nil means none.
+	Exceptions ExceptionSource
+	// Now returns the time of a request; nil means time.Now.
+	Now func() time.Time
 }
 
 // Validate returns the validating webhook's HTTP handler.
@@ -147,6 +152,9 @@ func (h *Handler) serve(name string, review func(context.Context, *admissionv1.A
 // validate is the validating webhook: Pods (CREATE, and UPDATE through the
 // pod or a subresource), Bindings and workload pod templates.
 func (h *Handler) validate(ctx context.Context, req *admissionv1.AdmissionRequest) outcome {
+	if isExceptionRequest(req) {
+		return h.validateException(req)
+	}
 	kind, p, t, answer := h.read(req, true)
 	if answer != nil {
 		return *answer
@@ -180,9 +188,10 @@ func (h *Handler) validate(ctx context.Context, req *admissionv1.AdmissionReques
 	if err != nil {
 		return denied(req, t, fmt.Sprintf("namespace %q could not be read to evaluate the HostProcess namespace rules, so the pod is denied: %v", req.Namespace, err))
 	}
-	res := p.Evaluate(policy.Input{Namespace: ns, Spec: t.Spec, SpecPath: t.SpecPath, Annotations: t.annotations(), Kind: req.Kind.Kind})
+	now, exceptions := h.now(), h.exceptions()
+	res := p.EvaluateWithExceptions(t.input(ns, req), exceptions, now)
 	if before != nil && before.Spec != nil && len(res.Violations) > 0 {
-		was := p.Evaluate(policy.Input{Namespace: ns, Spec: before.Spec, SpecPath: before.SpecPath, Annotations: before.annotations(), Kind: req.Kind.Kind})
+		was := p.EvaluateWithExceptions(before.input(ns, req), exceptions, now)
 		res.Violations = policy.Introduced(was.Violations, res.Violations, req.SubResource == "ephemeralcontainers")
 	}
 	return h.verdict(req, t, p.ModeFor(t.Workload), &res)
@@ -213,9 +222,15 @@ func (h *Handler) validateBinding(ctx context.Context, p *policy.Policy, req *ad
 // verdict turns an evaluation into a response under mode.
 func (h *Handler) verdict(req *admissionv1.AdmissionRequest, t target, mode config.Mode, res *policy.Result) outcome {
 	d := policy.Decide(res, mode)
+	for _, a := range res.Exceptions {
+		h.Metrics.exceptionApplied(a.Name, req.Namespace)
+	}
 	if len(res.Violations) == 0 {
 		out := allowed()
 		out.resp.Warnings = d.Warnings
+		if len(res.Exceptions) > 0 {
+			out.resp.AuditAnnotations = map[string]string{AnnotationExceptions: exceptionsJSON(res.Exceptions)}
+		}
 		return out
 	}
 	for _, v := range res.Violations {
@@ -237,12 +252,18 @@ func (h *Handler) verdict(req *admissionv1.AdmissionRequest, t target, mode conf
 		AnnotationViolations: violationsJSON(res.Violations),
 		AnnotationMode:       string(mode),
 	}
+	if len(res.Exceptions) > 0 {
+		out.resp.AuditAnnotations[AnnotationExceptions] = exceptionsJSON(res.Exceptions)
+	}
 	return out
 }
 
 // mutate is the mutating webhook: Pods on CREATE, and workloads on CREATE
 // under defaults.workloadTemplates.
 func (h *Handler) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) outcome {
+	if isExceptionRequest(req) {
+		return h.mutateException(req)
+	}
 	_, p, t, answer := h.read(req, false)
 	if answer != nil {
 		return *answer

@@ -13,6 +13,7 @@ import (
 type Metrics struct {
 	requests     *prometheus.CounterVec
 	violations   *prometheus.CounterVec
+	exceptions   *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	reloadErrors prometheus.Counter
 	configValid  prometheus.Gauge
@@ -30,6 +31,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hostprocess_admission_violations_total",
 			Help: "Policy violations found, by rule, by the mode they were handled under and by the namespace of the object.",
 		}, []string{"rule", "mode", "namespace"}),
+		exceptions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hostprocess_admission_exception_admissions_total",
+			Help: "Objects evaluated under a HostProcessException that spared them a violation, by exception and by the namespace of the object.",
+		}, []string{"exception", "namespace"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hostprocess_admission_duration_seconds",
 			Help:    "Time to answer an admission review, from request to response.",
@@ -48,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Unix time at which the serving certificate last loaded from --cert-dir expires; 0 until one is loaded.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.violations, m.duration, m.reloadErrors, m.configValid, m.certExpiry)
+	reg.MustRegister(m.requests, m.violations, m.exceptions, m.duration, m.reloadErrors, m.configValid, m.certExpiry)
 	return m
 }
 
@@ -73,6 +78,12 @@ func (m *Metrics) observe(webhook, operation, resource, decision string, start t
 func (m *Metrics) violation(rule, mode, namespace string) {
 	if m != nil {
 		m.violations.WithLabelValues(rule, mode, namespace).Inc()
+	}
+}
+
+func (m *Metrics) exceptionApplied(exception, namespace string) {
+	if m != nil {
+		m.exceptions.WithLabelValues(exception, namespace).Inc()
 	}
 }
 

@@ -217,3 +217,18 @@ func (t *target) annotations() map[string]string {
 	}
 	return t.Meta.Annotations
 }
+
+// input is what the policy evaluates of t, in namespace ns: the pod's
+// name (its generateName when it has none yet) or the workload's, and its
+// labels, for the exceptions.
+func (t *target) input(ns policy.Namespace, req *admissionv1.AdmissionRequest) policy.Input {
+	in := policy.Input{Namespace: ns, Spec: t.Spec, SpecPath: t.SpecPath, Annotations: t.annotations(), Kind: req.Kind.Kind}
+	in.Name = strings.TrimSuffix(t.name, "*")
+	if in.Name == "" {
+		in.Name = req.Name
+	}
+	if t.Meta != nil {
+		in.Labels = t.Meta.Labels
+	}
+	return in
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
@@ -45,6 +46,9 @@ type Result struct {
 	Warnings    []string           `json:"warnings"`
 	// Patch is what the mutating webhook would add to a Pod.
 	Patch []policy.PatchOp `json:"patch"`
+	// Exceptions are the HostProcessExceptions of the input the object is
+	// admitted under (each spares it a violation).
+	Exceptions []policy.AppliedException `json:"exceptions,omitempty"`
 
 	// where is the source as shown in text output.
 	where string
@@ -87,16 +91,29 @@ type Report struct {
 	Notes []string `json:"-"`
 }
 
-// Check evaluates every Pod and workload of objs under p. Namespace objects
-// among objs supply the labels that namespace rules select on.
-func Check(p *policy.Policy, objs []manifest.Object) *Report {
+// Check evaluates every Pod and workload of objs under p, now. Namespace
+// objects among objs supply the labels that namespace rules select on, and
+// HostProcessExceptions among them apply as in the cluster.
+func Check(p *policy.Policy, objs []manifest.Object) *Report { return CheckAt(p, objs, time.Now()) }
+
+// CheckAt is Check at the time now: the exceptions active at now apply.
+func CheckAt(p *policy.Policy, objs []manifest.Object, now time.Time) *Report {
 	r := &Report{Results: []Result{}, Skipped: []Skipped{}}
 	namespaces := map[string]map[string]string{}
 	perFile := map[string]int{}
-	for _, o := range objs {
+	exceptions := map[int]exceptionNote{}
+	var active []*policy.Exception
+	for i, o := range objs {
 		if ns, ok := o.Object.(*corev1.Namespace); ok {
 			if _, seen := namespaces[ns.Name]; !seen {
 				namespaces[ns.Name] = ns.Labels
+			}
+		}
+		if o.GVK.GroupKind() == exceptionGroupKind {
+			note := readException(p, o, now)
+			exceptions[i] = note
+			if note.compiled != nil {
+				active = append(active, note.compiled)
 			}
 		}
 		perFile[o.Source.File]++
@@ -110,10 +127,10 @@ func Check(p *policy.Policy, objs []manifest.Object) *Report {
 		}
 		tmpl, err := policy.Extract(o.Object)
 		if err != nil {
-			r.skip(o, where, i)
+			r.skip(o, where, i, exceptions[i].reason)
 			continue
 		}
-		res := check(p, o, tmpl, namespaces)
+		res := check(p, o, tmpl, namespaces, active, now)
 		res.where, res.index = where, i
 		if p.NeedsNamespaceLabels() && res.HostProcess && !res.Exempt && !noted[res.Namespace] {
 			if _, ok := namespaces[res.Namespace]; !ok {
@@ -138,10 +155,13 @@ func Check(p *policy.Policy, objs []manifest.Object) *Report {
 // Denied reports whether any object was denied.
 func (r *Report) Denied() bool { return r.Summary.Denied > 0 }
 
-func (r *Report) skip(o manifest.Object, where string, index int) {
+func (r *Report) skip(o manifest.Object, where string, index int, reason string) {
+	if reason == "" {
+		reason = "not a pod or workload"
+	}
 	s := Skipped{
 		Kind: o.GVK.Kind, File: o.Source.File, Document: o.Source.Document, Item: o.Source.Item, Line: o.Source.Line,
-		Reason: "not a pod or workload", where: where, index: index,
+		Reason: reason, where: where, index: index,
 	}
 	if m, err := meta.Accessor(o.Object); err == nil {
 		s.Namespace, s.Name = m.GetNamespace(), m.GetName()
@@ -172,7 +192,8 @@ func formerPodKind(gk schema.GroupKind) bool {
 var configGroupKind = schema.FromAPIVersionAndKind(config.APIVersion, config.Kind).GroupKind()
 
 // check evaluates one Pod or workload.
-func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces map[string]map[string]string) Result {
+func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces map[string]map[string]string,
+	exceptions []*policy.Exception, now time.Time) Result {
 	m, _ := meta.Accessor(o.Object) // Extract succeeded, so o.Object has metadata.
 	res := Result{
 		Kind: o.GVK.Kind, Namespace: m.GetNamespace(), Name: m.GetName(),
@@ -195,7 +216,11 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 		Kind:      o.GVK.Kind,
 	}
 	if tmpl.Meta != nil {
-		in.Annotations = tmpl.Meta.Annotations
+		in.Annotations, in.Labels = tmpl.Meta.Annotations, tmpl.Meta.Labels
+	}
+	in.Name = m.GetName()
+	if in.Name == "" {
+		in.Name = m.GetGenerateName()
 	}
 	// Pods, and with defaults.workloadTemplates the templates of workloads,
 	// are defaulted on CREATE.
@@ -210,13 +235,17 @@ func check(p *policy.Policy, o manifest.Object, tmpl policy.Template, namespaces
 			in.Spec = t.Spec
 		}
 	}
-	pr := p.Evaluate(in)
+	pr := p.EvaluateWithExceptions(in, exceptions, now)
 	res.HostProcess = pr.HostProcess
 	if pr.Violations != nil {
 		res.Violations = pr.Violations
 	}
 	// Every warning is shown, whatever the mode: the violations are listed
 	// beside them, labelled by the mode (output.go).
+	res.Exceptions = pr.Exceptions
+	for _, a := range pr.Exceptions {
+		res.Warnings = append(res.Warnings, policy.ExceptionWarning(a))
+	}
 	res.Warnings = append(res.Warnings, pr.Warnings...)
 	res.Allowed = policy.Decide(&pr, res.Mode).Allowed
 	return res

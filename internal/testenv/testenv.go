@@ -58,6 +58,7 @@ type Env struct {
 
 type options struct {
 	webhook      envtest.WebhookInstallOptions
+	crds         []string
 	apiServer    []string
 	etcd         []string
 	etcdDataDir  string
@@ -79,6 +80,21 @@ type Option func(*options)
 // copied; read the installed ones from Env.Environment.WebhookInstallOptions.
 func WithWebhookInstallOptions(o envtest.WebhookInstallOptions) Option {
 	return func(opts *options) { opts.webhook = o }
+}
+
+// WithCRDs installs the CustomResourceDefinitions in the YAML files at paths
+// once the API server is up, and waits until they are served.
+func WithCRDs(paths ...string) Option {
+	return func(opts *options) { opts.crds = append(opts.crds, paths...) }
+}
+
+// ExceptionCRD returns the path of the chart's HostProcessException CRD.
+func ExceptionCRD() (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "charts", "hostprocess-admission", "files", "crds", "hostprocess.dev_hostprocessexceptions.yaml"), nil
 }
 
 // WithAPIServerFlags passes extra kube-apiserver flags, e.g. "--admission-control-config-file=/x"
@@ -182,6 +198,7 @@ func New(opts ...Option) (*Env, error) {
 		ControlPlaneStartTimeout: o.startTimeout,
 		ControlPlaneStopTimeout:  30 * time.Second,
 		AttachControlPlaneOutput: o.attachOutput,
+		CRDInstallOptions:        envtest.CRDInstallOptions{Paths: o.crds, ErrorIfPathMissing: true},
 	}
 	// Explicit paths win over KUBEBUILDER_ASSETS / TEST_ASSET_* in the environment, so the
 	// binaries from bin/ are always the ones used.

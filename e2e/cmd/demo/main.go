@@ -144,6 +144,10 @@ func run(state string, exit, verbose bool) error {
 	fmt.Println()
 	fmt.Println(s)
 	fmt.Println()
+	if err := showException(ctx, cluster, root, "hostprocess-examples"); err != nil {
+		return err
+	}
+	fmt.Println()
 	if err := showScheduling(ctx, cluster, nodes); err != nil {
 		return err
 	}
