@@ -189,13 +189,30 @@ func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
 }
 
 // floodClient is an HTTP/1.1 keep-alive client with up to conns connections.
+// It makes at most floodHandshakes TLS handshakes at once: serve gives a
+// handshake 5 s (its ReadHeaderTimeout, the smallest of its timeouts), and
+// 200 at once on a loaded 2-core machine took longer, so that serve closed
+// connections mid-handshake and the client saw EOF. The floods are about
+// reviews in flight, not handshakes.
 func floodClient(tlsCfg *tls.Config, conns int) *http.Client {
+	handshakes := make(chan struct{}, floodHandshakes)
+	dialer := &tls.Dialer{Config: tlsCfg}
 	return &http.Client{Timeout: floodTimeout, Transport: &http.Transport{
-		TLSClientConfig:     tlsCfg,
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			select {
+			case handshakes <- struct{}{}:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			defer func() { <-handshakes }()
+			return dialer.DialContext(ctx, network, addr)
+		},
 		MaxIdleConnsPerHost: conns,
 		DisableCompression:  true,
 	}}
 }
+
+const floodHandshakes = 8
 
 // floodReview is an admission.k8s.io/v1 AdmissionReview of pod, created in
 // namespace hp-system, with the given uid.
