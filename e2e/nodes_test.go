@@ -633,4 +633,77 @@ var _ = Describe("scheduling onto simulated Windows and Linux nodes", Ordered, f
 		}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(time.Second).Should(Succeed())
 		fmt.Fprintf(GinkgoWriter, "report nodes: %v\n", want)
 	})
+	It("warns about a HostProcess DaemonSet whose template does not tolerate the Windows taint, which gets no pods; under defaults.workloadTemplates a new one gets the toleration and its pods on the Windows nodes", func(ctx SpecContext) {
+		// As examples/admitted/csi-proxy.yaml and csi-proxy's own manifests:
+		// a Windows nodeSelector, no toleration.
+		untolerated := func(name string) *appsv1.DaemonSet {
+			ds := daemonSet(name, true)
+			ds.Spec.Template.Spec.Tolerations = nil
+			ds.Spec.Template.Spec.NodeSelector = map[string]string{corev1.LabelOSStable: "windows"}
+			return ds
+		}
+		getDaemonSet := func(g Gomega, name string) *appsv1.DaemonSet {
+			ds, err := cluster.Clientset.AppsV1().DaemonSets(appsNamespace).Get(ctx, name, metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			return ds
+		}
+		before := untolerated("csi-proxy-untolerated")
+		By("kubectl apply -f - with DaemonSet " + before.Name + ": a Windows nodeSelector and no toleration; defaults.workloadTemplates is off")
+		res := cluster.KubectlStdin(ctx, manifest(before), "apply", "-f", "-")
+		Expect(res.Failed()).To(BeFalse(), res.String())
+		Expect(res.Stdout).To(Equal("daemonset.apps/csi-proxy-untolerated created\n"))
+		By("the admission answer says that it will get no pods on the Windows nodes, and what to add")
+		Expect(res.Warnings()).To(Equal([]string{"pod template: spec.template.spec.tolerations do not tolerate the taint os=windows:NoSchedule of defaults.tolerations: " +
+			"the DaemonSet controller places pods from the template and will create no pods on the nodes with that taint; " +
+			`add the toleration {"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"} to spec.template.spec.tolerations`}))
+		Expect(getDaemonSet(Default, before.Name).Spec.Template.Spec.Tolerations).To(BeEmpty())
+		By("waiting for the DaemonSet controller to see it: no node for it, no pods")
+		Eventually(func(g Gomega) {
+			ds := getDaemonSet(g, before.Name)
+			g.Expect(ds.Status.ObservedGeneration).To(Equal(ds.Generation))
+			g.Expect([]int32{ds.Status.DesiredNumberScheduled, ds.Status.CurrentNumberScheduled, ds.Status.NumberReady}).To(Equal([]int32{0, 0, 0}))
+		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
+		Expect(pods(ctx, appsNamespace, before.Spec.Selector.MatchLabels)).To(BeEmpty())
+
+		By("helm upgrade --set config.defaults.workloadTemplates=true: the chart adds the mutating webhook for workload CREATEs")
+		res = release.Upgrade(ctx, "--set", "config.defaults.workloadTemplates=true")
+		Expect(res.Failed()).To(BeFalse(), res.String())
+		m, err := release.MutatingWebhookConfiguration()
+		Expect(err).NotTo(HaveOccurred())
+		var names []string
+		for _, w := range m.Webhooks {
+			names = append(names, w.Name)
+		}
+		Expect(names).To(ContainElement("mutate-workloads.hostprocess.dev"))
+		Expect(release.WaitCABundle(ctx, nodesRelease+"-cert")).To(Succeed())
+
+		after := untolerated("csi-proxy")
+		By("kubectl create --dry-run=server with DaemonSet " + after.Name + " until the webhook has the new configuration: its template gets the toleration")
+		Eventually(func(g Gomega) {
+			res := cluster.KubectlStdin(ctx, manifest(after), "create", "--dry-run=server", "-f", "-", "-o", "jsonpath={.spec.template.spec.tolerations}")
+			g.Expect(res.Failed()).To(BeFalse(), res.String())
+			g.Expect(res.Stdout).To(Equal(`[{"effect":"NoSchedule","key":"os","operator":"Equal","value":"windows"}]`))
+		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
+		By("kubectl apply -f - with DaemonSet " + after.Name + ": admitted without a warning, the toleration added to its template and nothing else")
+		res = cluster.KubectlStdin(ctx, manifest(after), "apply", "-f", "-")
+		Expect(res.Failed()).To(BeFalse(), res.String())
+		Expect(res.Stdout).To(Equal("daemonset.apps/csi-proxy created\n"))
+		Expect(res.Warnings()).To(BeEmpty())
+		live := getDaemonSet(Default, after.Name)
+		Expect(live.Spec.Template.Spec.Tolerations).To(Equal([]corev1.Toleration{harness.WindowsToleration}))
+		Expect(live.Spec.Template.Spec.NodeSelector).To(Equal(after.Spec.Template.Spec.NodeSelector))
+
+		By("waiting for the DaemonSet controller's pods: Running on every Windows node, none on Linux")
+		Eventually(func(g Gomega) {
+			got, running := nodeNames(pods(ctx, appsNamespace, after.Spec.Selector.MatchLabels))
+			g.Expect(got).To(Equal(nodes.Windows))
+			g.Expect(running).To(BeTrue())
+			ds := getDaemonSet(g, after.Name)
+			g.Expect([]int32{ds.Status.DesiredNumberScheduled, ds.Status.CurrentNumberScheduled, ds.Status.NumberReady}).To(Equal([]int32{2, 2, 2}))
+		}).WithContext(ctx).WithTimeout(nodesTimeout).Should(Succeed())
+		By("checking that " + before.Name + ", created before the upgrade, is as it was written: templates are defaulted on CREATE only")
+		ds := getDaemonSet(Default, before.Name)
+		Expect(ds.Spec.Template.Spec.Tolerations).To(BeEmpty())
+		Expect(ds.Status.DesiredNumberScheduled).To(BeNumerically("==", 0))
+	})
 })

@@ -4,7 +4,8 @@
 # kube-scheduler and kwok simulating two Windows nodes (tainted os=windows:NoSchedule) and one
 # Linux node, installs the Helm chart the same way the suite does (its webhook runs from
 # bin/hostprocess-admission with the chart's Deployment args and ServiceAccount; the Windows
-# toleration as its default), applies every example and prints each kubectl command with its
+# toleration as its default, for pods and, with defaults.workloadTemplates, for the templates of
+# new HostProcess workloads), applies every example and prints each kubectl command with its
 # outcome and a summary, then where each HostProcess pod runs and the line
 # "Scheduling: N HostProcess pods running on Windows nodes, 0 on Linux nodes".
 #
@@ -52,7 +53,9 @@ with_progress() {
 
 with_progress "building bin/hostprocess-admission (make build)" make --no-print-directory build
 with_progress "building the control plane into bin/ (make tools; the first build takes several minutes)" make --no-print-directory tools
-with_progress "building bin/demo" "$GO" build -o bin/demo ./e2e/cmd/demo
+# With make build's compiler settings (no cgo, -trimpath), so that the packages they share are
+# compiled once.
+with_progress "building bin/demo" env CGO_ENABLED=0 "$GO" build -trimpath -o bin/demo ./e2e/cmd/demo
 
 down() {
 	trap - EXIT INT TERM

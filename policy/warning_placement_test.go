@@ -2,6 +2,7 @@ package policy
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -37,6 +38,26 @@ func workloadsOf(tmpl corev1.PodTemplateSpec) []struct {
 		{"CronJob", &batchv1.CronJob{Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tmpl}}}}, "spec.jobTemplate.spec.template.spec"},
 		{"ReplicationController", &corev1.ReplicationController{Spec: corev1.ReplicationControllerSpec{Template: &tmpl}}, "spec.template.spec"},
 		{"PodTemplate", &corev1.PodTemplate{Template: tmpl}, "template.spec"},
+	}
+}
+
+// TestWorkloadsOfIsEveryWorkloadKind keeps workloadsOf, which spells out each
+// kind's object and spec path for the tables of the placement warnings and
+// the template defaults, to the workload kinds of Kinds.
+func TestWorkloadsOfIsEveryWorkloadKind(t *testing.T) {
+	var want, got []string
+	for i := range Kinds {
+		if Kinds[i].Workload() {
+			want = append(want, Kinds[i].Kind+" "+Kinds[i].SpecPath())
+		}
+	}
+	for _, w := range workloadsOf(corev1.PodTemplateSpec{}) {
+		got = append(got, w.kind+" "+w.path)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("workloadsOf has\n %q\nthe workload kinds of Kinds are\n %q", got, want)
 	}
 }
 

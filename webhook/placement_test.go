@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -9,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hostprocess-admission/hostprocess-admission/config"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 func TestValidateWarnsAboutADaemonSetThatWouldMissTheWindowsNodes(t *testing.T) {
@@ -81,5 +83,85 @@ func TestMutateDefaultsWorkloadTemplatesOnlyWhenConfigured(t *testing.T) {
 				t.Fatalf("allowed %v, patch:\n got %s\nwant %s", resp.Allowed, resp.Patch, tc.want)
 			}
 		})
+	}
+}
+
+// TestPlacementAtEveryWorkloadKind sends a HostProcess template without the
+// Windows toleration or node selector in every workload kind of
+// policy.Kinds: the validating webhook warns a DaemonSet only (the other
+// kinds' pods are defaulted before they are scheduled), and under
+// defaults.workloadTemplates the mutating webhook adds both to every kind's
+// template on CREATE, after which no kind is warned.
+func TestPlacementAtEveryWorkloadKind(t *testing.T) {
+	taint := corev1.Toleration{Key: "os", Operator: corev1.TolerationOpEqual, Value: "windows", Effect: corev1.TaintEffectNoSchedule}
+	configure := func(templates bool) func(*config.AdmissionConfiguration) {
+		return func(c *config.AdmissionConfiguration) {
+			c.Defaults.Tolerations = []corev1.Toleration{taint}
+			c.Defaults.WorkloadTemplates = templates
+		}
+	}
+	kinds := 0
+	for i := range policy.Kinds {
+		k := &policy.Kinds[i]
+		if !k.Workload() {
+			continue
+		}
+		kinds++
+		t.Run(k.Kind, func(t *testing.T) {
+			obj := k.New()
+			obj.GetObjectKind().SetGroupVersionKind(k.GroupVersionKind)
+			if rc, ok := obj.(*corev1.ReplicationController); ok {
+				rc.Spec.Template = &corev1.PodTemplateSpec{}
+			}
+			spec := k.Extract(obj).Spec
+			*spec = hostProcessPod().Spec
+			path := k.SpecPath()
+			opts := reviewOpts{group: k.Group, resource: k.Resource, kind: k.Kind}
+
+			var want []string
+			if k.Kind == "DaemonSet" {
+				want = []string{
+					`pod template: ` + path + `.tolerations do not tolerate the taint os=windows:NoSchedule of defaults.tolerations: ` +
+						`the DaemonSet controller places pods from the template and will create no pods on the nodes with that taint; ` +
+						`add the toleration {"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"} to ` + path + `.tolerations`,
+					`pod template: ` + path + ` does not constrain kubernetes.io/os to windows: ` +
+						`the DaemonSet controller places pods from the template and will create a pod on every Linux node too, where it can never start; ` +
+						`add kubernetes.io/os: windows to ` + path + `.nodeSelector`,
+				}
+			}
+			_, resp := post(t, newHandler(t, configure(false), nil).Validate(), reviewBody(t, obj, opts))
+			if !resp.Allowed || !reflect.DeepEqual(resp.Warnings, want) {
+				t.Errorf("validate: allowed %v, warnings:\n got %q\nwant %q", resp.Allowed, resp.Warnings, want)
+			}
+
+			_, resp = post(t, newHandler(t, configure(false), nil).Mutate(), reviewBody(t, obj, opts))
+			if !resp.Allowed || resp.Patch != nil {
+				t.Errorf("mutate without defaults.workloadTemplates: allowed %v, patch %s; want no patch", resp.Allowed, resp.Patch)
+			}
+
+			pointer := "/" + strings.ReplaceAll(path, ".", "/")
+			wantPatch := `[{"op":"add","path":"` + pointer + `/nodeSelector","value":{"kubernetes.io/os":"windows"}},` +
+				`{"op":"add","path":"` + pointer + `/tolerations","value":[{"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"}]}]`
+			_, resp = post(t, newHandler(t, configure(true), nil).Mutate(), reviewBody(t, obj, opts))
+			if !resp.Allowed || string(resp.Patch) != wantPatch {
+				t.Fatalf("mutate under defaults.workloadTemplates: allowed %v, patch:\n got %s\nwant %s", resp.Allowed, resp.Patch, wantPatch)
+			}
+
+			// What the API server then sends the validating webhook: the
+			// defaulted template, which no kind is warned about.
+			spec.NodeSelector = map[string]string{"kubernetes.io/os": "windows"}
+			spec.Tolerations = []corev1.Toleration{taint}
+			_, resp = post(t, newHandler(t, configure(true), nil).Validate(), reviewBody(t, obj, opts))
+			if !resp.Allowed || len(resp.Warnings) != 0 {
+				t.Errorf("validate the defaulted template: allowed %v, warnings %q; want none", resp.Allowed, resp.Warnings)
+			}
+			_, resp = post(t, newHandler(t, configure(true), nil).Mutate(), reviewBody(t, obj, opts))
+			if !resp.Allowed || resp.Patch != nil {
+				t.Errorf("mutate the defaulted template again: allowed %v, patch %s; want none (idempotent)", resp.Allowed, resp.Patch)
+			}
+		})
+	}
+	if kinds < 8 {
+		t.Fatalf("policy.Kinds has %d workload kinds, want at least 8", kinds)
 	}
 }

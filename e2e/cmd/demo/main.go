@@ -11,12 +11,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -25,10 +28,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 
 	"github.com/hostprocess-admission/hostprocess-admission/e2e/harness"
 	"github.com/hostprocess-admission/hostprocess-admission/internal/testenv"
+	"github.com/hostprocess-admission/hostprocess-admission/policy"
 )
 
 const (
@@ -43,10 +48,14 @@ const (
 
 // nodeValues are the chart values for the tainted Windows nodes, on top of
 // examples/config.yaml: the webhook's default toleration for HostProcess
-// pods, and the executor DaemonSet (in the release namespace, which the
-// webhook never sees) with its own.
+// pods, also added to the templates of new HostProcess workloads
+// (defaults.workloadTemplates, so that the DaemonSet controller places
+// examples/admitted/csi-proxy.yaml's pods on the Windows nodes), and the
+// executor DaemonSet (in the release namespace, which the webhook never sees)
+// with its own.
 var nodeValues = []string{
 	"--set-json", `config.defaults.tolerations=[{"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"}]`,
+	"--set", "config.defaults.workloadTemplates=true",
 	"--set", "executor.enabled=true",
 	"--set-json", `executor.tolerations=[{"key":"os","operator":"Equal","value":"windows","effect":"NoSchedule"}]`,
 }
@@ -137,7 +146,7 @@ func run(state string, exit, verbose bool) error {
 	step("the webhook serves %s:9443; the API server calls it as %s.%s.svc through the chart's Service", network.Address, releaseName, releaseNamespace)
 
 	fmt.Println()
-	var s summary
+	s := summary{templateDefaults: map[string][]string{}}
 	for _, ex := range examples {
 		applyExample(ctx, cluster, ex, &s)
 	}
@@ -148,7 +157,7 @@ func run(state string, exit, verbose bool) error {
 		return err
 	}
 	fmt.Println()
-	if err := showScheduling(ctx, cluster, nodes); err != nil {
+	if err := showScheduling(ctx, cluster, nodes, s.templateDefaults); err != nil {
 		return err
 	}
 	fmt.Println()
@@ -189,6 +198,14 @@ func step(format string, args ...any) {
 
 type summary struct {
 	admitted, warned, rejectedByWebhook, rejectedByAPIServer, other int
+	// templateDefaults is what the webhook added to the pod templates of
+	// the admitted workloads (templateDefaults), by workloadKey.
+	templateDefaults map[string][]string
+}
+
+// workloadKey names a workload in summary.templateDefaults.
+func workloadKey(kind, namespace, name string) string {
+	return kind + " " + namespace + "/" + name
 }
 
 func (s summary) String() string {
@@ -221,6 +238,14 @@ func applyExample(ctx context.Context, c *harness.Cluster, ex harness.Example, s
 				fmt.Printf("  nodeSelector: %s\n", sel.Stdout)
 			}
 		}
+		added, err := templateDefaults(ctx, c, ex.Path)
+		if err != nil {
+			fmt.Printf("  (reading its pod template back: %v)\n", err)
+		}
+		if len(added) > 0 {
+			s.templateDefaults[workloadKey(ex.Kind, ex.Namespace, ex.Name)] = added
+			fmt.Printf("  added to its pod template by the webhook (defaults.workloadTemplates): %s\n", strings.Join(added, "; "))
+		}
 		return
 	}
 	msg := res.Errors()
@@ -244,6 +269,63 @@ func applyExample(ctx context.Context, c *harness.Cluster, ex harness.Example, s
 	for _, w := range warnings {
 		fmt.Printf("  Warning: %s\n", w)
 	}
+}
+
+// templateDefaults returns what the mutating webhook added to the pod
+// template of the workload in file under defaults.workloadTemplates: the
+// node selector entries and the tolerations that the object in the cluster
+// has and the file's first object does not. It returns nothing for Pods and
+// for kinds without a pod template.
+func templateDefaults(ctx context.Context, c *harness.Cluster, file string) ([]string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := harness.DecodeObjects(string(data))
+	if err != nil || len(objs) == 0 {
+		return nil, err
+	}
+	u := objs[0]
+	k := policy.KindFor(u.GroupVersionKind().GroupKind())
+	if k == nil || !k.Workload() {
+		return nil, nil
+	}
+	written, live := k.New(), k.New()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, written); err != nil {
+		return nil, err
+	}
+	args := []string{"get", k.GroupResource().String(), u.GetName(), "-o", "json"}
+	if u.GetNamespace() != "" {
+		args = append(args, "-n", u.GetNamespace())
+	}
+	res := c.Kubectl(ctx, args...)
+	if res.Failed() {
+		return nil, fmt.Errorf("%s", res)
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), live); err != nil {
+		return nil, err
+	}
+	before, after := k.Extract(written).Spec, k.Extract(live).Spec
+	if before == nil || after == nil {
+		return nil, nil
+	}
+	var added []string
+	for _, key := range slices.Sorted(maps.Keys(after.NodeSelector)) {
+		if _, ok := before.NodeSelector[key]; !ok {
+			added = append(added, fmt.Sprintf("nodeSelector %s: %s", key, after.NodeSelector[key]))
+		}
+	}
+	for _, t := range after.Tolerations {
+		if slices.ContainsFunc(before.Tolerations, func(b corev1.Toleration) bool { return b.MatchToleration(&t) }) {
+			continue
+		}
+		j, err := json.Marshal(t)
+		if err != nil {
+			return nil, err
+		}
+		added = append(added, "toleration "+string(j))
+	}
+	return added, nil
 }
 
 // writeAccess copies the admin kubeconfig into state and writes kubectl and
@@ -353,8 +435,9 @@ func unschedulable(p *corev1.Pod) string {
 
 // showScheduling waits until the controllers, the scheduler and kwok have
 // placed the HostProcess pods, prints where each runs, why HostProcess
-// workloads lack pods, and the Scheduling line.
-func showScheduling(ctx context.Context, c *harness.Cluster, nodes *harness.Nodes) error {
+// workloads lack pods or how the webhook's template defaults placed them,
+// and the Scheduling line.
+func showScheduling(ctx context.Context, c *harness.Cluster, nodes *harness.Nodes, templateDefaults map[string][]string) error {
 	step("waiting for the controllers, the scheduler and kwok to place the HostProcess pods")
 	deadline := time.Now().Add(settleTimeout)
 	var (
@@ -418,26 +501,36 @@ func showScheduling(ctx context.Context, c *harness.Cluster, nodes *harness.Node
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if err := explainMissingPods(ctx, c); err != nil {
+	if err := explainWorkloads(ctx, c, templateDefaults); err != nil {
 		return err
 	}
 	fmt.Printf("\nScheduling: %d HostProcess pods running on Windows nodes, %d on Linux nodes\n", onWindows, onLinux)
 	return nil
 }
 
-// explainMissingPods prints, for each HostProcess DaemonSet or Deployment
+// explainWorkloads prints, for each HostProcess DaemonSet or Deployment
 // with fewer pods than it wants, why: a DaemonSet whose template does not
 // tolerate the Windows taint gets no pod there (the DaemonSet controller
-// decides from the template; the webhook's default toleration is for pods),
-// and a ReplicaSet whose pods the webhook denies says so in its events.
-func explainMissingPods(ctx context.Context, c *harness.Cluster) error {
+// decides from the template; the webhook's default toleration is for pods,
+// and for templates only under defaults.workloadTemplates), and a ReplicaSet
+// whose pods the webhook denies says so in its events. For each HostProcess
+// DaemonSet whose template the webhook defaulted (templateDefaults, by
+// workloadKey) it prints what that did.
+func explainWorkloads(ctx context.Context, c *harness.Cluster, templateDefaults map[string][]string) error {
 	taint := corev1.Taint{Key: harness.WindowsTaintKey, Value: harness.WindowsTaintValue, Effect: corev1.TaintEffectNoSchedule}
 	dss, err := c.Clientset.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
 	}
 	for _, ds := range dss.Items {
-		if !isHostProcess(&ds.Spec.Template.Spec) || ds.Status.NumberReady == ds.Status.DesiredNumberScheduled && ds.Status.DesiredNumberScheduled > 0 {
+		if !isHostProcess(&ds.Spec.Template.Spec) {
+			continue
+		}
+		if ds.Status.NumberReady == ds.Status.DesiredNumberScheduled && ds.Status.DesiredNumberScheduled > 0 {
+			if added := templateDefaults[workloadKey("DaemonSet", ds.Namespace, ds.Name)]; len(added) > 0 {
+				fmt.Printf("  DaemonSet %s/%s: %d of %d pods ready: the webhook added %s to its template (defaults.workloadTemplates), so the DaemonSet controller placed its pods on the Windows nodes\n",
+					ds.Namespace, ds.Name, ds.Status.NumberReady, ds.Status.DesiredNumberScheduled, strings.Join(added, " and "))
+			}
 			continue
 		}
 		tolerates := false
@@ -448,7 +541,7 @@ func explainMissingPods(ctx context.Context, c *harness.Cluster) error {
 		}
 		why := "no node fits its template"
 		if !tolerates {
-			why = fmt.Sprintf("its template does not tolerate the Windows nodes' taint %s=%s:NoSchedule (the DaemonSet controller decides per node from the template; the webhook's default toleration is added to pods)",
+			why = fmt.Sprintf("its template does not tolerate the Windows nodes' taint %s=%s:NoSchedule (the DaemonSet controller decides per node from the template; the webhook's default toleration is added to pods, and to templates only under defaults.workloadTemplates)",
 				taint.Key, taint.Value)
 		}
 		fmt.Printf("  DaemonSet %s/%s: %d of %d pods ready: %s\n", ds.Namespace, ds.Name, ds.Status.NumberReady, ds.Status.DesiredNumberScheduled, why)
