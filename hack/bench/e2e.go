@@ -255,6 +255,14 @@ func (m enforcement) String() string {
 // others, and waits until the API server acts accordingly.
 func (e *e2eBench) setEnforcement(ctx context.Context, m enforcement) error {
 	adm := e.cs.AdmissionregistrationV1()
+	// The policies go first: they deny the canary before any validating
+	// webhook is called, so the probes below would never see their own
+	// answer while the previous case's policies are in force.
+	if m != enforceNative {
+		if err := nativepolicy.Delete(ctx, adm, e.native); err != nil {
+			return err
+		}
+	}
 	if m == enforceBare {
 		// B admits the canary as no configuration would: first point the
 		// configurations at a path B does not serve, and wait until the
@@ -314,8 +322,6 @@ func (e *e2eBench) setEnforcement(ctx context.Context, m enforcement) error {
 		if err := nativepolicy.Apply(ctx, adm, e.native); err != nil {
 			return err
 		}
-	} else if err := nativepolicy.Delete(ctx, adm, e.native); err != nil {
-		return err
 	}
 	// Bounded wait: the API server's informers pick the change up within a
 	// second or so. Both the webhook and the policies deny the canary with the
